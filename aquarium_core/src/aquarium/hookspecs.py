@@ -1,0 +1,61 @@
+"""Every pluggy hook of Aquarium (project name ``aquarium``).
+
+A plugin is a module or object registered under the entry-point group ``aquarium`` that
+implements some of these with ``@aquarium.hookimpl``. Each docstring below is that hook's
+reference documentation (``docs/hooks.md`` is checked against this module).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+
+    from .interfaces import Store
+    from .model import RunRecord
+
+hookspec = pluggy.HookspecMarker("aquarium")
+hookimpl = pluggy.HookimplMarker("aquarium")
+
+
+@hookspec
+def aquarium_register_stores(register: Callable[[str, Callable[..., Store]], None]) -> None:
+    """Register store factories by URI scheme.
+
+    Call ``register(scheme, factory)`` once per scheme. ``factory(uri, *, artifacts)`` gets
+    the full URI and the artifact location (``AQUARIUM_ARTIFACTS`` or ``None``) and returns
+    a :class:`aquarium.interfaces.Store`. The scheme is the part of the URI before ``://``
+    (``"sqlite"``, ``"postgresql"``); the empty scheme ``""`` means a plain path. A scheme
+    registered twice is an error that names both plugins.
+    """
+
+
+@hookspec
+def aquarium_register_commands(cli: click.Group) -> None:
+    """Add click commands or groups to the ``aquarium`` command line.
+
+    ``cli`` is the top-level group; call ``cli.add_command(command)``. A name that is
+    already taken is refused with a warning naming the plugin.
+    """
+
+
+@hookspec
+def aquarium_run_started(run: RunRecord) -> None:
+    """Called in the training process after a run is created in its store (not on resume).
+
+    Runs on the caller's thread; keep it fast and never raise: an exception is reported
+    as a warning and the run goes on.
+    """
+
+
+@hookspec
+def aquarium_run_finished(run: RunRecord) -> None:
+    """Called after a run's final status is stored (``completed``, ``failed`` or ``killed``).
+
+    ``run.status``, ``run.ended`` and ``run.error`` hold the outcome. Like
+    :func:`aquarium_run_started`, exceptions become warnings.
+    """
