@@ -31,7 +31,14 @@ class SourceInfo:
     packages: dict[str, str] = attrs.field(factory=dict)
 
 
-@attrs.define
+def _same(a: Any, b: Any) -> bool:
+    """Equality where NaN equals NaN (stored data compares equal to what was logged)."""
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return a == b
+
+
+@attrs.define(eq=False)
 class MetricSummary:
     """What is known about one metric of one run without reading its points.
 
@@ -52,6 +59,11 @@ class MetricSummary:
     max: float
     max_step: int | None
     max_time: float | None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, MetricSummary):
+            return NotImplemented
+        return all(_same(getattr(self, f.name), getattr(other, f.name)) for f in attrs.fields(MetricSummary))
 
     @classmethod
     def of(cls, series: MetricSeries) -> MetricSummary:
