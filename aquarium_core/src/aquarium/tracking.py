@@ -78,10 +78,7 @@ class Run:
         flush_every: int = 50_000,
         max_buffer: int = 1_000_000,
     ) -> None:
-        if flush_interval <= 0:
-            raise ValueError(f"flush_interval {flush_interval!r} must be > 0")
-        if not 1 <= flush_every <= max_buffer:
-            raise ValueError(f"need 1 <= flush_every ({flush_every}) <= max_buffer ({max_buffer})")
+        _check_buffering(flush_interval, flush_every, max_buffer)
         self.store = store
         self.record = record
         self.owner = owner
@@ -310,6 +307,13 @@ class Run:
         self.finish(status, error)
 
 
+def _check_buffering(flush_interval: float, flush_every: int, max_buffer: int) -> None:
+    if not flush_interval > 0:
+        raise ValueError(f"flush_interval {flush_interval!r} must be > 0")
+    if not 1 <= flush_every <= max_buffer:
+        raise ValueError(f"need 1 <= flush_every ({flush_every}) <= max_buffer ({max_buffer})")
+
+
 def _outcome(exc: BaseException | None) -> tuple[str, str | None]:
     if exc is None:
         return ("killed", None) if _signalled else ("completed", None)
@@ -422,6 +426,7 @@ def start_run(
 ) -> Run:
     """Create a run in ``store`` (default: ``AQUARIUM_STORE`` or ``./.aquarium``) and return its
     live handle. ``heartbeat=False`` is for runs driven from the shell, which never go stale."""
+    _check_buffering(flush_interval, flush_every, max_buffer)
     target = open_store(store)
     now = time.time()
     run_id = new_run_id()

@@ -1,0 +1,5 @@
+"""``python -m aquarium`` runs the CLI."""
+
+from .cli import main
+
+main()
