@@ -1,0 +1,54 @@
+"""Sessions: tests (everything, one environment), tests_plugin (each plugin alone with the core), lint, bench.
+
+Plugins are discovered from the folders in plugins/, so no list here needs keeping by hand.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import nox
+
+ROOT = pathlib.Path(__file__).parent
+PLUGINS = sorted(p.name for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").is_file())
+CORE = "./aquarium_core[testing]"
+
+nox.options.sessions = ["tests", "lint"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.default_venv_backend = "venv"
+
+
+def _editable(plugin: str) -> list[str]:
+    return ["-e", f"./plugins/{plugin}[test]"]
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Every distribution installed editable in one environment, one pytest run."""
+    session.install("-e", CORE, *(arg for plugin in PLUGINS for arg in _editable(plugin)))
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session
+@nox.parametrize("plugin", PLUGINS or ["(none)"])
+def tests_plugin(session: nox.Session, plugin: str) -> None:
+    """One plugin installed alone with the core: it must stand on its own."""
+    if plugin == "(none)":
+        session.skip("no plugins yet")
+    session.install(CORE, f"./plugins/{plugin}[test]")
+    session.run("python", "-m", "pytest", f"plugins/{plugin}/tests", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff over the whole repository."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Side-by-side benchmarks against MLflow, W&B offline and tensorboardX."""
+    session.install("-e", CORE, "mlflow", "wandb", "tensorboardX", "tensorboard",
+                    *(arg for plugin in PLUGINS for arg in _editable(plugin)))
+    session.run("python", "benchmarks/run_all.py", *session.posargs)
