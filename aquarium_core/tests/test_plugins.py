@@ -7,9 +7,8 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-
 import aquarium
+import pytest
 from aquarium import plugins
 from aquarium.stores import open_store
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 import sqlite3
 
-import pytest
-
 import aquarium
+import pytest
 from aquarium.errors import StoreError, UnknownSchemeError
 from aquarium.stores import open_store
 from aquarium.stores.sqlite import SCHEMA_VERSION, SQLiteStore, parse_uri
@@ -46,7 +45,8 @@ def test_artifacts_follow_aquarium_artifacts(tmp_path, monkeypatch):
     with aquarium.start_run(store=tmp_path / "s", capture_source=False) as run:
         (stored,) = run.log_artifact(f)
     assert stored.uri == str(tmp_path / "shared" / run.id / "f.txt")
-    assert open(stored.uri).read() == "hello"
+    with open(stored.uri) as f:
+        assert f.read() == "hello"
 
 
 def test_unknown_scheme_lists_the_known_ones():

@@ -6,10 +6,9 @@ import math
 import threading
 import time
 
+import aquarium
 import numpy as np
 import pytest
-
-import aquarium
 
 
 def test_log_and_read_back_exactly(tmp_path):
@@ -80,7 +79,7 @@ def test_exception_marks_failed_and_propagates(tmp_path):
     with pytest.raises(ZeroDivisionError):
         with aquarium.start_run(store=tmp_path, capture_source=False) as run:
             run.log({"x": 1.0})
-            1 / 0  # noqa: B018
+            1 / 0
     got = aquarium.open_store(tmp_path).get_run(run.id)
     assert got.status == "failed" and got.error.startswith("ZeroDivisionError: division by zero")
     assert len(aquarium.open_store(tmp_path).history(run.id)["x"]) == 1

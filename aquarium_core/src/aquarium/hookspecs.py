@@ -15,7 +15,7 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
-    from .interfaces import Store
+    from .interfaces import Exporter, Importer, Store
     from .model import RunRecord
 
 hookspec = pluggy.HookspecMarker("aquarium")
@@ -58,4 +58,22 @@ def aquarium_run_finished(run: RunRecord) -> None:
 
     ``run.status``, ``run.ended`` and ``run.error`` hold the outcome. Like
     :func:`aquarium_run_started`, exceptions become warnings.
+    """
+
+
+@hookspec
+def aquarium_register_exporters(register: Callable[[str, Exporter], None]) -> None:
+    """Register exporters by target name: ``register("mlflow", MlflowExporter())``.
+
+    Each becomes ``aquarium.export(runs, name, to=...)`` and the subcommand
+    ``aquarium export NAME``. The exporter is a :class:`aquarium.interfaces.Exporter`.
+    """
+
+
+@hookspec
+def aquarium_register_importers(register: Callable[[str, Importer], None]) -> None:
+    """Register importers by source kind: ``register("tensorboard", TensorBoardImporter())``.
+
+    Each becomes ``aquarium.import_runs(name, source)`` and the subcommand
+    ``aquarium import NAME SOURCE``. The importer is a :class:`aquarium.interfaces.Importer`.
     """

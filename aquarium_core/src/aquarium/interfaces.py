@@ -5,9 +5,14 @@ from __future__ import annotations
 import abc
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .model import Artifact, MetricSeries, MetricSummary, RunRecord
+
+if TYPE_CHECKING:
+    import click
+
+    from .interop import RunBundle, SourceRun, TransferResult
 
 
 class Store(abc.ABC):
@@ -103,5 +108,62 @@ class Store(abc.ABC):
     def read_artifact(self, run_id: str, name: str) -> bytes:
         """The bytes of a stored artifact."""
 
+    def ids_with_prefix(self, prefix: str, limit: int = 2) -> list[str]:
+        """Run ids starting with ``prefix`` (at most ``limit``); stores may answer faster."""
+        return sorted(r.id for r in self.list_runs() if r.id.startswith(prefix))[:limit]
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
+
+
+class Exporter(abc.ABC):
+    """Moves Aquarium runs out to another tracker. Registered with ``aquarium_register_exporters``.
+
+    ``export_run`` must be idempotent: exporting a run again updates the same target run
+    (recognised on the target side, e.g. by a tag holding the Aquarium run id), and an export
+    that died halfway completes when run again.
+    """
+
+    #: The target's name, e.g. ``"mlflow"``.
+    name: str = ""
+    #: One line for ``aquarium export --help``.
+    description: str = ""
+    #: What ``--to`` means for this target, for the CLI help.
+    target_help: str = "where to export to"
+
+    def check(self, to: str, **options: Any) -> None:  # noqa: B027 - optional hook
+        """Fail fast, before any run is exported (missing library, unreachable target)."""
+
+    @abc.abstractmethod
+    def export_run(self, bundle: RunBundle, to: str, **options: Any) -> TransferResult:
+        """Write one run (record, full history, artifact files) to the target."""
+
+    def cli_options(self) -> list[click.Parameter]:
+        """Extra click options of ``aquarium export NAME``; their values arrive as ``**options``."""
+        return []
+
+
+class Importer(abc.ABC):
+    """Reads runs of another tracker into a store. Registered with ``aquarium_register_importers``.
+
+    The core writes what :meth:`read` returns through the store interface and keeps a
+    source id on each imported run, so importing the same source again never duplicates.
+    """
+
+    #: The source kind, e.g. ``"tensorboard"``.
+    name: str = ""
+    description: str = ""
+    #: What SOURCE means for this importer, for the CLI help.
+    source_help: str = "what to import"
+
+    @abc.abstractmethod
+    def discover(self, source: str, **options: Any) -> list[SourceRun]:
+        """List the runs at ``source`` cheaply (ids and names, no points)."""
+
+    @abc.abstractmethod
+    def read(self, item: SourceRun, source: str, **options: Any) -> RunBundle:
+        """Everything about one source run as a bundle (record, history, artifact files)."""
+
+    def cli_options(self) -> list[click.Parameter]:
+        """Extra click options of ``aquarium import NAME``; their values arrive as ``**options``."""
+        return []

@@ -112,9 +112,14 @@ def _registry(hook: str) -> dict[str, tuple[str, Any]]:
     return found
 
 
+def registered(hook: str) -> dict[str, Any]:
+    """What plugins registered through a registration hook, by name."""
+    return {name: thing for name, (_, thing) in _registry(hook).items()}
+
+
 def store_factories() -> dict[str, Callable[..., Any]]:
     """Store factories by URI scheme."""
-    return {scheme: factory for scheme, (_, factory) in _registry("aquarium_register_stores").items()}
+    return registered("aquarium_register_stores")
 
 
 def notify(event: str, **kwargs: Any) -> None:

@@ -45,9 +45,7 @@ def resolve_runs(runs: str | Iterable[Any], store: Store) -> list[RunRecord]:
     for item in runs:
         if isinstance(item, str):
             record = store.get_run(resolve_id(store, item))
-        elif isinstance(item, RunRecord):
-            record = store.get_run(item.id)
-        elif hasattr(item, "record") and isinstance(item.record, RunRecord):
+        elif isinstance(item, RunRecord) or (hasattr(item, "record") and isinstance(item.record, RunRecord)):
             record = store.get_run(item.id)
         else:
             raise TypeError(f"cannot name a run with {type(item).__name__}: give ids, runs or a query string")

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
-import warnings
 from typing import Any
 
 import click
 
-from . import plugins, serialization
-from .stores import open_store, redact
+from .. import plugins, serialization
+from ..stores import open_store, redact
 
 _STATUS_COLOURS = {"completed": "green", "running": "cyan", "failed": "red", "killed": "yellow",
                    "crashed": "magenta"}
@@ -87,7 +85,7 @@ def plugins_command(as_json: bool) -> None:
 @click.option("--steps", default=1500, show_default=True, help="Training steps per run.")
 def demo_command(store_uri: str | None, steps: int) -> None:
     """Log a small learning-rate sweep (with seeds and one failed run) and print a summary."""
-    from .demo import run_demo
+    from ..demo import run_demo
 
     store = open_store(store_uri)
     click.echo(f"Logging demo runs into {redact(store.uri)} ...", err=True)
@@ -100,28 +98,3 @@ def demo_command(store_uri: str | None, steps: int) -> None:
                      f"{acc.last:.3f}" if acc else "-", f"{acc.max:.3f} @ {acc.max_step}" if acc else "-",
                      (run.error or "").splitlines()[-1] if run.error else ""])
     click.echo(table(rows, ["id", "name", "status", "val/acc last", "val/acc best", "error"]))
-
-
-def _add_plugin_commands(group: click.Group) -> None:
-    pm = plugins.plugin_manager()
-    for impl in pm.hook.aquarium_register_commands.get_hookimpls():
-        before = dict(group.commands)
-        probe = click.Group()
-        try:
-            impl.function(cli=probe)
-        except Exception as error:
-            warnings.warn(f"Aquarium plugin {pm.get_name(impl.plugin)!r} failed to add commands: {error}",
-                          plugins.PluginWarning, stacklevel=2)
-            continue
-        for name, command in probe.commands.items():
-            if name in before:
-                warnings.warn(f"Aquarium plugin {pm.get_name(impl.plugin)!r}: command {name!r} is taken",
-                              plugins.PluginWarning, stacklevel=2)
-                continue
-            group.add_command(command, name)
-
-
-def main(argv: list[str] | None = None) -> Any:
-    """Entry point of the ``aquarium`` script."""
-    _add_plugin_commands(cli)
-    return cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="aquarium")
