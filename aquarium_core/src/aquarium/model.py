@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from typing import Any, Literal
 
@@ -13,8 +14,15 @@ Status = Literal["running", "completed", "failed", "killed", "crashed"]
 STATUSES: tuple[str, ...] = ("running", "completed", "failed", "killed", "crashed")
 FINAL_STATUSES: tuple[str, ...] = ("completed", "failed", "killed")
 
-#: A ``running`` run whose heartbeat is older than this many seconds reads as ``crashed``.
+#: A ``running`` run whose heartbeat is older than this many seconds reads as ``crashed``
+#: (unless the environment variable ``AQUARIUM_HEARTBEAT_TIMEOUT`` says otherwise).
 STALE_AFTER = 60.0
+
+
+def heartbeat_timeout() -> float:
+    """Seconds without a heartbeat after which a running run reads as crashed:
+    ``AQUARIUM_HEARTBEAT_TIMEOUT`` (read at call time), else :data:`STALE_AFTER`."""
+    return float(os.environ.get("AQUARIUM_HEARTBEAT_TIMEOUT", STALE_AFTER))
 
 
 @attrs.define
@@ -104,7 +112,7 @@ def summarize(steps: np.ndarray, values: np.ndarray, timestamps: np.ndarray) -> 
     else:
         lo = hi = (math.nan, None, None)
     return MetricSummary(
-        int(len(values)),
+        len(values),
         float(values[0]), int(steps[0]), float(timestamps[0]),
         float(values[-1]), int(steps[-1]), float(timestamps[-1]),
         *lo, *hi,
@@ -187,8 +195,13 @@ class RunRecord:
     summaries: dict[str, MetricSummary] = attrs.field(factory=dict)
     artifacts: list[Artifact] = attrs.field(factory=list)
 
-    def effective_status(self, now: float | None = None, stale_after: float = STALE_AFTER) -> str:
-        """The status readers see: a running run with a stale heartbeat is ``crashed``."""
+    def effective_status(self, now: float | None = None, stale_after: float | None = None) -> str:
+        """The status readers see: a running run with a stale heartbeat is ``crashed``.
+
+        ``stale_after`` defaults to :func:`heartbeat_timeout` (``AQUARIUM_HEARTBEAT_TIMEOUT`` or 60 s).
+        """
+        if stale_after is None:
+            stale_after = heartbeat_timeout()
         if self.status == "running" and self.heartbeat is not None:
             if (time.time() if now is None else now) - self.heartbeat > stale_after:
                 return "crashed"

@@ -29,7 +29,7 @@ from .buffer import Entry, to_columns
 from .errors import StoreError
 from .ids import new_run_id
 from .interfaces import Store
-from .model import FINAL_STATUSES, STALE_AFTER, Artifact, RunRecord
+from .model import FINAL_STATUSES, Artifact, RunRecord, heartbeat_timeout
 from .source import capture_source
 from .stores import open_store
 from .validation import (
@@ -88,7 +88,7 @@ class Run:
         self._flush_every = flush_every
         self._max_buffer = max_buffer
         self._interval = flush_interval
-        self._heartbeat_every = min(10.0, _stale_after() / 4)
+        self._heartbeat_every = min(10.0, heartbeat_timeout() / 4)
         self._writer_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self._seq = 0
         self._pending: list[tuple[int, dict]] = []  # batches not yet committed, oldest first
@@ -284,20 +284,37 @@ class Run:
         """Flush, stop the flush thread and (for the creating handle) store the final status."""
         if status not in FINAL_STATUSES:
             raise ValueError(f"status {status!r} must be one of {', '.join(FINAL_STATUSES)}")
-        if self._closed:
+        if not self._close():
             return
-        self._closed = True
-        self._wake.set()
-        self._thread.join()
-        _deactivate(self)
         try:
             self.flush()
         finally:
-            if self.owner:
-                ended = time.time()
-                self.store.update_run(self.id, status=status, ended=ended, error=error)
-                self.record.status, self.record.ended, self.record.error = status, ended, error
-                plugins.notify("aquarium_run_finished", run=self.record)
+            try:
+                if self.owner:
+                    ended = time.time()
+                    self.store.update_run(self.id, status=status, ended=ended, error=error)
+                    self.record.status, self.record.ended, self.record.error = status, ended, error
+                    plugins.notify("aquarium_run_finished", run=self.record)
+            finally:
+                _deactivate(self)  # our signal handlers stay until the last write is done
+
+    def detach(self) -> None:
+        """Flush and let go of the run without ending it: it stays ``running`` for another
+        handle (``resume_run``) or ``aquarium track end`` to finish."""
+        if self._close():
+            try:
+                self.flush()
+            finally:
+                _deactivate(self)
+
+    def _close(self) -> bool:
+        """Stop the flush thread once; False when already closed."""
+        if self._closed:
+            return False
+        self._closed = True
+        self._wake.set()
+        self._thread.join()
+        return True
 
     def __enter__(self) -> Run:
         return self
@@ -327,19 +344,25 @@ def _outcome(exc: BaseException | None) -> tuple[str, str | None]:
 @contextlib.contextmanager
 def _signals_deferred() -> Iterator[None]:
     """In the main thread, hold SIGINT and SIGTERM until the block ends, so a signal's
-    exception can't strike between taking points off the buffer and queueing them."""
-    if threading.current_thread() is not threading.main_thread():
+    exception can't strike between taking points off the buffer and queueing them.
+
+    While a run is active our handlers only note a signal that arrives in the block; it is
+    raised again when the block ends. (Blocking the signals with ``pthread_sigmask`` does not
+    work: the kernel hands them to the flush thread and CPython still runs the Python handler,
+    and its exception, in the main thread.)
+    """
+    global _holding
+    if _holding or threading.current_thread() is not threading.main_thread():
         yield
         return
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    _held.clear()
+    _holding = True
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
-
-
-def _stale_after() -> float:
-    return float(os.environ.get("AQUARIUM_HEARTBEAT_TIMEOUT", STALE_AFTER))
+        _holding = False
+        for signum in dict.fromkeys(_held):
+            signal.raise_signal(signum)  # runs the handler (and raises its exception) right here
 
 
 # -- process-wide bookkeeping: active runs, SIGTERM, exit ----------------------------------------
@@ -347,12 +370,18 @@ _active: weakref.WeakSet[Run] = weakref.WeakSet()
 _lock = threading.Lock()
 _signalled: int | None = None
 _previous_sigterm: Any = None
+_previous_sigint: Any = None
+_holding = False  # the main thread is inside _signals_deferred()
+_held: list[int] = []  # signals that arrived meanwhile
 _installed = False
 _uncaught: BaseException | None = None
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
     global _signalled
+    if _holding:
+        _held.append(signum)
+        return
     _signalled = signum
     previous = _previous_sigterm
     if previous is signal.SIG_IGN:
@@ -360,6 +389,17 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     if callable(previous):  # chain to a scheduler's or framework's handler first
         previous(signum, frame)
     raise Terminated(signum)
+
+
+def _on_sigint(signum: int, frame: Any) -> None:
+    if _holding:
+        _held.append(signum)
+        return
+    previous = _previous_sigint
+    if callable(previous):  # Python's default: raise KeyboardInterrupt
+        previous(signum, frame)
+    else:
+        raise KeyboardInterrupt
 
 
 def _excepthook(exc_type: Any, exc: BaseException, tb: Any) -> None:
@@ -372,7 +412,7 @@ _previous_excepthook = sys.excepthook
 
 
 def _activate(run: Run) -> None:
-    global _installed, _previous_sigterm
+    global _installed, _previous_sigterm, _previous_sigint
     with _lock:
         _active.add(run)
         if not _installed:
@@ -384,10 +424,15 @@ def _activate(run: Run) -> None:
             if current is not _on_sigterm:
                 _previous_sigterm = signal.SIG_DFL if current is None else current
                 signal.signal(signal.SIGTERM, _on_sigterm)
+        if threading.current_thread() is threading.main_thread() and _previous_sigint is None:
+            current = signal.getsignal(signal.SIGINT)
+            if callable(current) and current is not _on_sigint:  # SIG_DFL/SIG_IGN: nothing to hold
+                _previous_sigint = current
+                signal.signal(signal.SIGINT, _on_sigint)
 
 
 def _deactivate(run: Run) -> None:
-    global _previous_sigterm
+    global _previous_sigterm, _previous_sigint
     with _lock:
         _active.discard(run)
         if not _active and _previous_sigterm is not None and not _signalled \
@@ -395,6 +440,10 @@ def _deactivate(run: Run) -> None:
             if signal.getsignal(signal.SIGTERM) is _on_sigterm:
                 signal.signal(signal.SIGTERM, _previous_sigterm)
             _previous_sigterm = None
+        if not _active and _previous_sigint is not None and threading.current_thread() is threading.main_thread():
+            if signal.getsignal(signal.SIGINT) is _on_sigint:
+                signal.signal(signal.SIGINT, _previous_sigint)
+            _previous_sigint = None
 
 
 def _finish_all() -> None:
