@@ -16,9 +16,10 @@ import threading
 import time
 from pathlib import Path
 
-import aquarium
 import numpy as np
 import pytest
+
+import aquarium
 from aquarium.stores.sqlite import SQLiteStore
 
 # Every child starts with this. SIGINT gets Python's usual KeyboardInterrupt handler even if

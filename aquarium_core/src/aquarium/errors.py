@@ -24,3 +24,27 @@ class StoreError(AquariumError):
 
 class UnknownSchemeError(StoreError, ValueError):
     """No installed plugin provides a store for this URI's scheme."""
+
+
+class QueryError(AquariumError, ValueError):
+    """A query (or an ``order_by`` field) that does not parse or does not make sense.
+
+    ``query`` is the text, ``position`` the 0-based offset of the culprit and ``reason``
+    what was wrong or expected; ``str(error)`` shows the query with a caret under it.
+    """
+
+    def __init__(self, reason: str, query: str, position: int) -> None:
+        self.reason = reason
+        self.query = query
+        self.position = max(0, min(position, len(query)))
+        super().__init__(self._render())
+
+    def __reduce__(self) -> tuple:
+        return (type(self), (self.reason, self.query, self.position))
+
+    def _render(self) -> str:
+        start = self.query.rfind("\n", 0, self.position) + 1
+        end = self.query.find("\n", self.position)
+        line = self.query[start:] if end < 0 else self.query[start:end]
+        pad = "".join("\t" if c == "\t" else " " for c in line[:self.position - start])
+        return f"{self.reason} (position {self.position})\n  {line}\n  {pad}^"

@@ -200,9 +200,7 @@ class RunRecord:
 
         ``stale_after`` defaults to :func:`heartbeat_timeout` (``AQUARIUM_HEARTBEAT_TIMEOUT`` or 60 s).
         """
-        if stale_after is None:
-            stale_after = heartbeat_timeout()
-        if self.status == "running" and self.heartbeat is not None:
-            if (time.time() if now is None else now) - self.heartbeat > stale_after:
-                return "crashed"
-        return self.status
+        if self.status != "running" or self.heartbeat is None:
+            return self.status
+        limit = heartbeat_timeout() if stale_after is None else stale_after
+        return "crashed" if (time.time() if now is None else now) - self.heartbeat > limit else "running"

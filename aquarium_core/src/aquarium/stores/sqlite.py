@@ -379,6 +379,11 @@ class SQLiteStore(Store):
             raise RunNotFoundError(run_id)
         return {key: summary_from_row(rest) for key, *rest in rows}
 
+    def ids_with_prefix(self, prefix: str, limit: int = 2) -> list[str]:
+        upper = prefix + "\U0010ffff"
+        return [row[0] for row in self._read("SELECT id FROM runs WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
+                                              (prefix, upper, limit))]
+
     def read_artifact(self, run_id: str, name: str) -> bytes:
         name = artifact_name(name)
         if not self._read("SELECT 1 FROM artifacts WHERE run_id = ? AND name = ?", (run_id, name)):
