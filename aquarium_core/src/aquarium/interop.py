@@ -7,6 +7,7 @@ isolation, the final report, and de-duplication of imports.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -17,7 +18,7 @@ from typing import Any
 import attrs
 import click
 
-from . import plugins
+from . import plugins, serialization
 from .errors import AquariumError
 from .interfaces import Exporter, Importer, Store
 from .model import Artifact, MetricSeries, RunRecord
@@ -57,6 +58,31 @@ class RunBundle:
     @property
     def points(self) -> int:
         return sum(len(s) for s in self.history.values())
+
+
+#: Where every exporter puts the typed record of a run in its target.
+RUN_JSON = "aquarium/run.json"
+RUN_JSON_FORMAT = 1
+
+
+def dump_run_json(bundle: RunBundle) -> str:
+    """The typed ``aquarium/run.json`` of a run (record and full history, through the converter).
+
+    Importers read it first when present, so what a target's own data model cannot hold
+    (±inf, float64 values, exact timestamps, repeated steps) still comes back exactly.
+    """
+    return serialization.dumps({"format": RUN_JSON_FORMAT, "record": bundle.record,
+                                "history": list(bundle.history.values())})
+
+
+def load_run_json(text: str | bytes) -> tuple[RunRecord, dict[str, MetricSeries]]:
+    """Inverse of :func:`dump_run_json`."""
+    data = json.loads(text)
+    if not isinstance(data, dict) or data.get("format") != RUN_JSON_FORMAT:
+        raise ValueError(f"not an {RUN_JSON} of format {RUN_JSON_FORMAT}")
+    record = serialization.from_dict(data["record"], RunRecord)
+    series = [serialization.from_dict(s, MetricSeries) for s in data["history"]]
+    return record, {s.key: s for s in series}
 
 
 @attrs.define

@@ -82,6 +82,18 @@ def plugin_infos() -> list[PluginInfo]:
     return list(_load()[1])
 
 
+def register(plugin: object, name: str | None = None) -> None:
+    """Register a plugin object at run time (tests, notebooks); registries are rebuilt."""
+    plugin_manager().register(plugin, name=name)
+    _registry.cache_clear()
+
+
+def unregister(plugin: object) -> None:
+    """Undo :func:`register`."""
+    plugin_manager().unregister(plugin)
+    _registry.cache_clear()
+
+
 def reset() -> None:
     """Forget the registry so the next use loads entry points again (tests, notebooks)."""
     _load.cache_clear()
