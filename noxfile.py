@@ -51,4 +51,4 @@ def bench(session: nox.Session) -> None:
     """Side-by-side benchmarks against MLflow, W&B offline and tensorboardX."""
     session.install("-e", CORE, "mlflow", "wandb", "tensorboardX", "tensorboard",
                     *(arg for plugin in PLUGINS for arg in _editable(plugin)))
-    session.run("python", "benchmarks/run_all.py", *session.posargs)
+    session.run("python", "benchmarks", *session.posargs)

@@ -30,7 +30,8 @@ def aquarium_register_stores(register: Callable[[str, Callable[..., Store]], Non
     the full URI and the artifact location (``AQUARIUM_ARTIFACTS`` or ``None``) and returns
     a :class:`aquarium.interfaces.Store`. The scheme is the part of the URI before ``://``
     (``"sqlite"``, ``"postgresql"``); the empty scheme ``""`` means a plain path. A scheme
-    registered twice is an error that names both plugins.
+    registered twice is reported with a warning naming both plugins, and the first one is
+    kept (the core's built-ins load first, then plugins by entry-point name).
     """
 
 
@@ -38,8 +39,9 @@ def aquarium_register_stores(register: Callable[[str, Callable[..., Store]], Non
 def aquarium_register_commands(cli: click.Group) -> None:
     """Add click commands or groups to the ``aquarium`` command line.
 
-    ``cli`` is the top-level group; call ``cli.add_command(command)``. A name that is
-    already taken is refused with a warning naming the plugin.
+    ``cli`` is a click group to call ``cli.add_command(command)`` on; what the plugin adds
+    there becomes a top-level ``aquarium`` command. A name that is already taken is refused
+    with a warning naming the plugin.
     """
 
 

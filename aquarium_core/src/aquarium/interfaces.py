@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     import click
 
     from .interop import RunBundle, SourceRun, TransferResult
+    from .query import Query
 
 
 class Store(abc.ABC):
@@ -28,6 +29,9 @@ class Store(abc.ABC):
     uri: str = ""
     #: A read-only store refuses writes (dashboards turn editing off).
     read_only: bool = False
+    #: The URI the store was opened with, credentials included (set by ``open_store``; used
+    #: to reach the store again, e.g. by ``aquarium sync``). Never print it: print ``uri``.
+    connect_uri: str = ""
 
     # -- writes ---------------------------------------------------------------------------
     @abc.abstractmethod
@@ -85,6 +89,40 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def list_runs(self, experiment: str | None = None) -> list[RunRecord]:
         """Runs (optionally of one experiment), newest first, with summaries, reading no points."""
+
+    def search(
+        self,
+        query: str | Query = "",
+        *,
+        experiment: str | None = None,
+        order_by: str | Sequence[str] | None = ("-created",),
+        limit: int | None = None,
+        offset: int = 0,
+        directions: Mapping[str, str] | None = None,
+    ) -> list[RunRecord]:
+        """Runs matching ``query`` (text of the query language, docs/query.md, or a parsed
+        :class:`aquarium.query.Query`), with params, tags and summaries, reading no points.
+
+        The contract: ``order_by`` lists fields of the query language, ``-`` first for
+        descending order; runs lacking a field sort last whatever the direction; ties go
+        newest first (``created``, then ``id``, descending). ``offset`` runs are skipped, then at
+        most ``limit`` returned. ``directions`` (metric key → ``"min"``/``"max"``) overrides the
+        run's own and the default direction for ``.best``/``.best_step``. A bad query raises
+        :class:`aquarium.QueryError` before anything is read; a bad ``limit``/``offset``
+        raises ``ValueError``. The answer must equal :func:`aquarium.query.select` on
+        :meth:`list_runs` (status as readers see it: a stale ``running`` run is ``crashed``).
+
+        This default does exactly that in Python; SQL stores override it with a compiled
+        query (:class:`aquarium.query.SQLCompiler`).
+        """
+        from .query import check_window, parse, parse_order, select
+
+        parsed = parse(query)  # mistakes raise before the store is read
+        for spec in [order_by] if isinstance(order_by, str) else order_by or ():
+            parse_order(spec)
+        check_window(limit, offset)
+        return select(self.list_runs(experiment), parsed, order_by=order_by, limit=limit, offset=offset,
+                      directions=directions)
 
     @abc.abstractmethod
     def history(

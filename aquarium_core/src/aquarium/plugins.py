@@ -51,7 +51,11 @@ def _load() -> tuple[pluggy.PluginManager, tuple[PluginInfo, ...]]:
     pm.add_hookspecs(hookspecs)
     disabled = _disabled()
     infos = []
-    for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+    def order(ep: importlib.metadata.EntryPoint) -> tuple[bool, str]:  # the core's built-ins first
+        dist = getattr(ep, "dist", None)
+        return (dist is None or dist.name != "aquarium-core", ep.name)
+
+    for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=order):
         dist = getattr(ep, "dist", None)
         info = PluginInfo(ep.name, ep.value, dist.name if dist else None, dist.version if dist else None)
         infos.append(info)

@@ -31,6 +31,7 @@ from .ids import new_run_id
 from .interfaces import Store
 from .model import FINAL_STATUSES, Artifact, RunRecord, heartbeat_timeout
 from .source import capture_source
+from .spool import Journal
 from .stores import open_store
 from .validation import (
     artifact_name,
@@ -77,6 +78,7 @@ class Run:
         flush_interval: float = 1.0,
         flush_every: int = 50_000,
         max_buffer: int = 1_000_000,
+        spool_after: float = 10.0,
     ) -> None:
         _check_buffering(flush_interval, flush_every, max_buffer)
         self.store = store
@@ -93,6 +95,9 @@ class Run:
         self._seq = 0
         self._pending: list[tuple[int, dict]] = []  # batches not yet committed, oldest first
         self._beats = record.heartbeat is not None
+        self._journal = Journal.for_writer(record.id, self._writer_id)
+        self._spool_after = spool_after
+        self._failing_since: float | None = None
         self._io = threading.Lock()
         self._wake = threading.Event()
         self._drained = threading.Event()
@@ -180,7 +185,11 @@ class Run:
                 self._last_error = None
 
     def _write(self) -> None:
-        """Drain the buffer and commit pending batches, oldest first (holding the I/O lock)."""
+        """Drain the buffer and commit, oldest first: the journal, then pending batches.
+
+        While the store fails, batches stay pending; once it has failed for ``spool_after``
+        seconds they go to the journal (fsynced) and the run goes on. Holds the I/O lock.
+        """
         with self._io, _signals_deferred():
             buffer = self._buffer
             count = len(buffer)
@@ -189,34 +198,58 @@ class Run:
                 self._drained.set()
                 self._pending.append((self._seq, to_columns(entries)))
                 self._seq += 1
-            now = time.time()
-            beat = now if self._beats and self.record.status == "running" else None
-            if not self._pending and beat and now - self._last_beat >= self._heartbeat_every:
-                self.store.update_run(self.id, heartbeat=now)
-                self._last_beat = now
-            while self._pending:
-                seq, columns = self._pending[0]
-                self.store.write_batch(self.id, self._writer_id, seq, columns, heartbeat=beat)
-                self._pending.pop(0)
-                self._last_beat = now
+            try:
+                self._commit()
+            except Exception:
+                now = time.monotonic()
+                self._failing_since = self._failing_since or now
+                if self._pending and now - self._failing_since >= self._spool_after:
+                    self._spool()
+                raise
+            self._failing_since = None
 
-    def flush(self, timeout: float = 60.0) -> None:
-        """Return once everything logged so far is committed to the store.
+    def _commit(self) -> None:
+        if self._journal.exists():
+            replayed = self._journal.replay(self.store)
+            log.warning("aquarium: store %s is back; replayed %d spooled records of run %s",
+                        self.store.uri, replayed, self.id)
+        now = time.time()
+        beat = now if self._beats and self.record.status == "running" else None
+        if not self._pending and beat and now - self._last_beat >= self._heartbeat_every:
+            self.store.update_run(self.id, heartbeat=now)
+            self._last_beat = now
+        while self._pending:
+            seq, columns = self._pending[0]
+            self.store.write_batch(self.id, self._writer_id, seq, columns, heartbeat=beat)
+            self._pending.pop(0)
+            self._last_beat = now
 
-        Retries a failing store for up to ``timeout`` seconds, then raises ``StoreError``
-        (the data stays buffered and a later flush may still deliver it).
-        """
-        deadline = time.monotonic() + timeout
+    def _spool(self) -> None:
+        if not self._journal.exists():
+            log.warning("aquarium: store %s unreachable for %.0f s; spooling run %s to %s",
+                        self.store.uri, self._spool_after, self.id, self._journal.path)
+        uri = self.store.connect_uri or self.store.uri
+        while self._pending:
+            seq, columns = self._pending[0]
+            self._journal.append_batch(uri, self.id, self._writer_id, seq, columns, None)
+            self._pending.pop(0)
+
+    def flush(self) -> None:
+        """Return once everything logged so far is durable: committed to the store or, when
+        the store has been unreachable for ``spool_after`` seconds, written to the journal
+        (replayed when the store answers again, or by ``aquarium sync``)."""
         delay = 0.05
         while True:
             try:
                 self._write()
                 return
             except Exception as error:
-                if time.monotonic() + delay > deadline:
+                if not self._pending:  # everything is safe in the journal
+                    return
+                if self._failing_since is None:  # not the store: e.g. the journal's disk
                     raise StoreError(f"run {self.id}: could not write to {self.store.uri}: {error}") from error
             time.sleep(delay)
-            delay = min(delay * 2, 2.0)
+            delay = min(delay * 2, 1.0)
 
     # -- everything else is rare and written at once ----------------------------------------
     def log_params(self, params: Mapping[str, Any]) -> None:
@@ -292,11 +325,25 @@ class Run:
             try:
                 if self.owner:
                     ended = time.time()
-                    self.store.update_run(self.id, status=status, ended=ended, error=error)
+                    self._update_or_spool(status=status, ended=ended, error=error)
                     self.record.status, self.record.ended, self.record.error = status, ended, error
                     plugins.notify("aquarium_run_finished", run=self.record)
             finally:
                 _deactivate(self)  # our signal handlers stay until the last write is done
+
+    def _update_or_spool(self, **fields: Any) -> None:
+        """Store the final fields; behind spooled batches, or when the store is away, journal them."""
+        if not self._journal.exists():
+            try:
+                self.store.update_run(self.id, **fields)
+                return
+            except Exception as error:
+                if self._failing_since is None:
+                    raise
+                log.warning("aquarium: store %s unreachable: %s", self.store.uri, error)
+        self._journal.append_update(self.store.connect_uri or self.store.uri, self.id, **fields)
+        log.warning("aquarium: run %s ended while its store %s was away; its last records wait in %s: "
+                    "run `aquarium sync` when the store is back", self.id, self.store.uri, self._journal.path)
 
     def detach(self) -> None:
         """Flush and let go of the run without ending it: it stays ``running`` for another
@@ -382,10 +429,10 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     if _holding:
         _held.append(signum)
         return
-    _signalled = signum
     previous = _previous_sigterm
-    if previous is signal.SIG_IGN:
+    if previous is signal.SIG_IGN:  # the program chose to ignore SIGTERM: so do we
         return
+    _signalled = signum
     if callable(previous):  # chain to a scheduler's or framework's handler first
         previous(signum, frame)
     raise Terminated(signum)
@@ -471,10 +518,12 @@ def start_run(
     flush_interval: float = 1.0,
     flush_every: int = 50_000,
     max_buffer: int = 1_000_000,
+    spool_after: float = 10.0,
     heartbeat: bool = True,
 ) -> Run:
     """Create a run in ``store`` (default: ``AQUARIUM_STORE`` or ``./.aquarium``) and return its
-    live handle. ``heartbeat=False`` is for runs driven from the shell, which never go stale."""
+    live handle. ``heartbeat=False`` is for runs driven from the shell, which never go stale.
+    When the store fails for ``spool_after`` seconds, batches go to the offline spool."""
     _check_buffering(flush_interval, flush_every, max_buffer)
     target = open_store(store)
     now = time.time()
@@ -494,7 +543,7 @@ def start_run(
     )
     target.create_run(record)
     run = Run(target, record, owner=True, flush_interval=flush_interval, flush_every=flush_every,
-              max_buffer=max_buffer)
+              max_buffer=max_buffer, spool_after=spool_after)
     plugins.notify("aquarium_run_started", run=record)
     return run
 

@@ -97,6 +97,8 @@ def merge_params(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, An
         for other in flat_old:  # a leaf may not become a branch, nor the reverse
             if other.startswith(key + ".") or key.startswith(other + "."):
                 raise ValueError(f"param {key!r} conflicts with the logged param {other!r}")
+    # a dotted key naming a nested param with the same value adds nothing
+    new = {k: v for k, v in new.items() if not ("." in k and k not in old and flat_old.get(k, new) == v)}
     return _deep_merge(old, new)
 
 

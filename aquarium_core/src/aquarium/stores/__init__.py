@@ -61,6 +61,7 @@ def open_store(uri: str | os.PathLike | Store | None = None) -> Store:
                     f"no store plugin handles {scheme!r} URIs ({redact(resolved)}); installed: {known}"
                 )
             store = _open[key] = factories[scheme](resolved, artifacts=artifacts)
+            store.connect_uri = resolved
     return store
 
 
