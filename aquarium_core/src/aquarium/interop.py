@@ -225,35 +225,46 @@ def _imported(store: Store) -> dict[str, RunRecord]:
 
 
 def write_bundle(store: Store, bundle: RunBundle, source_key: str) -> str:
-    """Write a bundle as a new run through the store interface; returns the run id.
+    """Write an imported run through the store interface, tagged with where it came from.
 
-    The bundle's run id is kept when the store has no run with it (a round trip gives the
-    original id back); otherwise a new id is made.
+    The run is tagged ``partial`` until its last artifact is stored, so an import that died
+    halfway is redone. Returns the run id (see :func:`copy_bundle`).
+    """
+    tags = {**bundle.record.tags, SOURCE_TAG: source_key, IMPORT_STATE_TAG: "partial"}
+    run_id = copy_bundle(store, attrs.evolve(bundle, record=attrs.evolve(bundle.record, tags=tags)),
+                         writer=f"import:{source_key}")
+    store.update_run(run_id, tags={IMPORT_STATE_TAG: "complete"})
+    return run_id
+
+
+def copy_bundle(store: Store, bundle: RunBundle, *, writer: str) -> str:
+    """Create the bundle's run in ``store`` with its full history and artifact files.
+
+    The bundle's run id is kept when the store has no run with it (a round trip or a
+    migration gives the original id back); otherwise a new id is made.
     """
     from .errors import RunNotFoundError
     from .ids import new_run_id
 
-    record = attrs.evolve(bundle.record, summaries={}, artifacts=[],
-                          tags={**bundle.record.tags, SOURCE_TAG: source_key, IMPORT_STATE_TAG: "partial"})
+    record = attrs.evolve(bundle.record, summaries={}, artifacts=[])
+    if record.status == "crashed":  # as read; stored, it is a running run with a stale heartbeat
+        record.status = "running"
     try:
         store.get_run(record.id)
         record.id = new_run_id()
     except RunNotFoundError:
         pass
     store.create_run(record)
-    writer = f"import:{source_key}"
     seq = 0
     for series in bundle.history.values():
-        for start in range(0, max(len(series), 1), IMPORT_BATCH):
+        for start in range(0, len(series), IMPORT_BATCH):
             part = MetricSeries(series.key, series.steps[start:start + IMPORT_BATCH],
                                 series.values[start:start + IMPORT_BATCH],
                                 series.timestamps[start:start + IMPORT_BATCH])
-            if len(part):
-                store.write_batch(record.id, writer, seq, {series.key: part})
-                seq += 1
+            store.write_batch(record.id, writer, seq, {series.key: part})
+            seq += 1
     by_name = {a.name: a for a in bundle.record.artifacts}
     for name, path in bundle.artifact_files.items():
         meta = by_name.get(name) or Artifact(name, 0, "")
         store.put_artifact(record.id, Artifact(name, 0, "", meta.kind, dict(meta.metadata), meta.created), path)
-    store.update_run(record.id, tags={IMPORT_STATE_TAG: "complete"})
     return record.id

@@ -157,7 +157,7 @@ class ExporterSuite:
         @settings(max_examples=1, deadline=None, database=None)
         def check(bundle: RunBundle) -> None:
             self._round_trip(bundle, target, str(tmp_path), times=2)
-            dst, results = self._import(target, str(tmp_path))
+            _, results = self._import(target, str(tmp_path))
             assert len([r for r in results if r.run_name == bundle.record.name]) == 1
 
         check()
