@@ -143,7 +143,7 @@ def test_process_that_ends_during_the_outage_is_delivered_by_sync(flaky):
 
 
 def test_torn_tail_and_double_replay_are_harmless(flaky, tmp_path):
-    uri, folder = flaky
+    uri, _ = flaky
     store = aquarium.open_store(uri)
     with aquarium.start_run(store=store, capture_source=False) as run:
         pass

@@ -7,20 +7,22 @@
 
 from __future__ import annotations
 
-from .errors import AquariumError, RunNotFoundError, StoreError, UnknownSchemeError
+from .compare import Comparison, compare
+from .errors import AquariumError, QueryError, RunNotFoundError, StoreError, UnknownSchemeError
 from .hookspecs import hookimpl
 from .interfaces import Exporter, Importer, Store
 from .interop import export, import_runs
 from .model import Artifact, MetricSeries, MetricSummary, RunRecord, SourceInfo
 from .neural import ExperimentManager, ExperimentTracker
+from .query import search
 from .stores import open_store
 from .tracking import Run, Terminated, resume_run, start_run
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "AquariumError", "Artifact", "ExperimentManager", "ExperimentTracker", "Exporter", "Importer",
-    "MetricSeries", "MetricSummary", "Run", "RunNotFoundError", "RunRecord", "SourceInfo", "Store",
-    "StoreError", "Terminated", "UnknownSchemeError", "export", "hookimpl", "import_runs", "open_store",
-    "resume_run", "start_run",
+    "AquariumError", "Artifact", "Comparison", "ExperimentManager", "ExperimentTracker", "Exporter", "Importer",
+    "MetricSeries", "MetricSummary", "QueryError", "Run", "RunNotFoundError", "RunRecord", "SourceInfo", "Store",
+    "StoreError", "Terminated", "UnknownSchemeError", "compare", "export", "hookimpl", "import_runs", "open_store",
+    "resume_run", "search", "start_run",
 ]

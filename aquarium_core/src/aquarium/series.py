@@ -64,25 +64,17 @@ def step_range(series: MetricSeries, start_step: int | None, end_step: int | Non
 # what TensorBoard's scalar dashboard does. Smoothing runs on the full series, before any
 # downsampling, so a spike still moves the smoothed line.
 
-_BLOCK = 32  # block lengths of the blocked scans below (measured sweet spots)
-_VARYING_BLOCK = 16
-
-
-def _toeplitz(a: float, length: int) -> np.ndarray:
-    """``T[i, j] = a**(j - i)`` for ``j >= i``, else 0: a block of the recurrence as a matrix."""
-    powers = a ** np.arange(length, dtype=np.float64)
-    lag = np.arange(length)[None, :] - np.arange(length)[:, None]
-    return np.where(lag >= 0, powers[np.maximum(lag, 0)], 0.0)
+_BLOCK = 16  # block length of the blocked scans below (measured: 8 to 32 are alike)
 
 
 def _scan_constant(a: float, b: np.ndarray) -> np.ndarray:
     """``s[n] = a * s[n-1] + b[n]`` with ``s[-1] = 0`` and a constant ``0 <= a < 1``.
 
-    Blocked and exact (no logarithms, no growing powers): inside blocks of ``_BLOCK``
-    points the recurrence is a product with a fixed lower-triangular Toeplitz matrix of
-    powers of ``a`` (one BLAS call for the whole series); the states at the blocks' ends
-    obey the same recurrence with ``a**_BLOCK``, solved the same way on a series
-    ``_BLOCK`` times shorter, and are carried into the next block.
+    Blocked Hillis-Steele scan, exact up to rounding (no logarithms, no growing powers):
+    ``log2(block)`` doubling steps inside blocks (laid out block-minor, so every step is
+    one contiguous array operation); the states at the blocks' ends obey the same
+    recurrence with ``a**block``, solved the same way on a series ``block`` times
+    shorter, and are carried into the next block. No BLAS, so no thread contention.
     """
     n = len(b)
     if n == 0 or a == 0.0:
@@ -91,13 +83,17 @@ def _scan_constant(a: float, b: np.ndarray) -> np.ndarray:
     blocks = -(-n // length)
     padded = np.zeros(blocks * length)
     padded[:n] = b
-    states = padded.reshape(blocks, length) @ _toeplitz(a, length)
+    states = np.ascontiguousarray(padded.reshape(blocks, length).T)  # [j, c] = b[c * length + j]
+    shift = 1
+    while shift < length:
+        states[shift:] += a**shift * states[:-shift]
+        shift *= 2
     if blocks > 1:
-        ends = states[:, -1]
         decay = a**length
+        ends = states[-1]
         carried = _scan_constant(decay, ends) if decay > 0.0 else ends
-        states[1:] += carried[:-1, None] * (a ** np.arange(1, length + 1, dtype=np.float64))
-    return states.reshape(-1)[:n]
+        states[:, 1:] += (a ** np.arange(1, length + 1, dtype=np.float64))[:, None] * carried[None, :-1]
+    return states.T.reshape(-1)[:n]
 
 
 def _scan_varying(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -114,7 +110,7 @@ def _scan_varying(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if n == 0:
         return np.array(b, dtype=np.float64, copy=True)
     lead = b.shape[:-1]
-    length = min(_VARYING_BLOCK, n)
+    length = min(_BLOCK, n)
     blocks = -(-n // length)
     size = blocks * length
     flat = np.zeros(size)
@@ -186,28 +182,41 @@ def ema(values: np.ndarray, weight: float) -> np.ndarray:
     return out
 
 
-def time_weighted_ema(values: np.ndarray, x: np.ndarray, weight: float) -> np.ndarray:
+def time_unit(x: np.ndarray) -> float:
+    """The median positive gap between consecutive finite ``x`` (1.0 when there is none):
+    the spacing at which :func:`time_weighted_ema` decays exactly like :func:`ema`."""
+    x = np.asarray(x, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    gaps = np.diff(x)
+    positive = gaps[gaps > 0]
+    return float(np.median(positive)) if len(positive) else 1.0
+
+
+def time_weighted_ema(values: np.ndarray, x: np.ndarray, weight: float, unit: float | None = None) -> np.ndarray:
     """An exponential moving average for unevenly spaced points, debiased like :func:`ema`.
 
     Each point brings the same weight ``(1 - w)``; what was accumulated decays by
-    ``w ** (gap / unit)`` across the gap in ``x`` (step or time) to the next point, where
-    ``unit`` is the median positive gap of the series::
+    ``w ** (gap / unit)`` across the gap in ``x`` (step or time) to the next point::
 
-        s[n] = w ** ((x[n] - x[n-1]) / unit) * s[n-1] + (1 - w) * v[n]      (s[-1] = 0)
-        z[n] = w ** ((x[n] - x[n-1]) / unit) * z[n-1] + (1 - w)             (z[-1] = 0)
+        d[n] = w ** ((x[n] - x[n-1]) / unit)
+        s[n] = d[n] * s[n-1] + (1 - w) * v[n]        (s[-1] = 0)
+        z[n] = d[n] * z[n-1] + (1 - w)               (z[-1] = 0)
         smoothed[n] = s[n] / z[n]
-               = sum_k w ** ((x[n] - x[k]) / unit) * v[k] / sum_k w ** ((x[n] - x[k]) / unit)
+                    = sum_k w ** ((x[n] - x[k]) / unit) * v[k] / sum_k w ** ((x[n] - x[k]) / unit)
 
-    so the smoothed value is a weighted mean of the points so far with an exponential
-    kernel in ``x``. On evenly spaced points ``z[n] = 1 - w**(n+1)`` and the result is
-    exactly :func:`ema`. A long pause lets the past fade as much as the time it spans;
-    points sharing one ``x`` weigh equally; a gap that goes backwards counts as 0.
-    Non-finite values (or non-finite ``x``) pass through untouched, like :func:`ema`.
+    that is, a weighted mean of the points so far with an exponential kernel in ``x``.
+    ``unit`` defaults to :func:`time_unit` (the median gap), so on evenly spaced points
+    ``z[n] = 1 - w**(n+1)`` and the result is exactly :func:`ema`; pass one ``unit`` to
+    several series to smooth them over the same span of ``x`` (``compare`` does). A long
+    pause lets the past fade as much as the time it spans; points sharing one ``x`` weigh
+    equally; a gap that goes backwards counts as 0. (W&B's "TWEMA" has the same shape with
+    ``unit`` tied to the chart's x range.) Non-finite values, or points whose ``x`` is not
+    finite, pass through untouched and are skipped, like :func:`ema`.
     """
     w = _weight(weight, "twema")
     x = np.asarray(x, dtype=np.float64)
     if x.shape != np.shape(values):
-        raise ValueError(f"twema: x has {x.shape} points, the values {np.shape(values)}")
+        raise ValueError(f"twema: x has shape {x.shape}, the values {np.shape(values)}")
     values, keep = _finite_part(values, np.isfinite(x))
     out = values.copy()
     if _constant(values):
@@ -216,12 +225,16 @@ def time_weighted_ema(values: np.ndarray, x: np.ndarray, weight: float) -> np.nd
     if len(finite) == 0:
         return out
     xs = x if keep is None else x[keep]
-    gaps = np.maximum(np.diff(xs), 0.0)
-    positive = gaps[gaps > 0]
-    unit = float(np.median(positive)) if len(positive) else 1.0
+    if unit is None:
+        unit = time_unit(xs)
+    elif not (isinstance(unit, (int, float, np.integer, np.floating)) and math.isfinite(unit) and unit > 0):
+        raise ValueError(f"twema: unit {unit!r} must be a finite number > 0")
     decay = np.empty(len(finite))
     decay[0] = 0.0
-    decay[1:] = w ** (gaps / unit)
+    if w == 0.0:
+        decay[1:] = np.where(np.diff(xs) > 0, 0.0, 1.0)  # 0 ** 0 == 1: ties average
+    else:
+        decay[1:] = np.exp(np.maximum(np.diff(xs), 0.0) * (math.log(w) / float(unit)))
     s, z = _scan_varying(decay, np.stack([finite, np.ones_like(finite)]))
     smoothed = s / z
     if keep is None:
@@ -233,9 +246,10 @@ def time_weighted_ema(values: np.ndarray, x: np.ndarray, weight: float) -> np.nd
 def moving_average(values: np.ndarray, window: int) -> np.ndarray:
     """Trailing mean of the last ``window`` finite points (fewer at the start).
 
-    Non-finite points pass through untouched and are skipped by the windows. Computed
-    with block prefix and suffix sums (van Herk / Gil-Werman), so every window sums at
-    most ``window`` terms: no running total whose rounding grows with the series.
+    Non-finite points pass through untouched and are skipped by the windows. The window
+    sums come from prefix sums restarted every block of ``max(window, 1024)`` points, each
+    block centred on its first value, so the rounding stays at the level of the values'
+    spread (not their offset) and never grows with the series (no running total over it all).
     """
     if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
         raise ValueError(f"moving average window {window!r} must be an int >= 1")
@@ -246,19 +260,28 @@ def moving_average(values: np.ndarray, window: int) -> np.ndarray:
     if n == 0 or window == 1:
         return out
     w = min(int(window), n)
-    blocks = -(-n // w)
-    grid = np.zeros(blocks * w)
-    grid[:n] = finite
-    grid = grid.reshape(blocks, w)
-    prefix = np.cumsum(grid, axis=1).reshape(-1)
-    suffix = np.cumsum(grid[:, ::-1], axis=1)[:, ::-1].reshape(-1)
-    sums = prefix[:n].copy()  # the first window (and windows that start on a block edge)
-    end = np.arange(w, n)  # windows (end - w, end]
-    start = end - w + 1
-    straddle = start % w != 0
-    sums[end[straddle]] = suffix[start[straddle]] + prefix[end[straddle]]
-    counts = np.minimum(np.arange(1, n + 1), w)
-    smoothed = sums / counts
+    length = max(w, 1024)
+    blocks = -(-n // length)
+    grid = np.empty((blocks, length))
+    flat = grid.reshape(-1)
+    flat[:n] = finite
+    flat[n:] = finite[-1]
+    centre = grid[:, :1].copy()
+    grid -= centre
+    prefix = np.cumsum(grid, axis=1)  # restarts at every block
+    offset = np.repeat(centre, length, axis=1)
+    sums = prefix.reshape(-1).copy()
+    # The window ending at i starts after i - w: within i's block, or in the block before,
+    # whose remaining part then joins in (w <= length, so never two blocks back) with that
+    # block's centre for its share of the window.
+    sums[w:] -= prefix.reshape(-1)[:-w]
+    if blocks > 1:
+        sums.reshape(blocks, length)[1:, :w] += prefix[:-1, -1:]
+        share = np.arange(1, w + 1) / w  # of the window in the later block
+        offset[1:, :w] = centre[:-1] + share * (centre[1:] - centre[:-1])
+    counts = np.full(n, float(w))
+    counts[:w] = np.arange(1, w + 1)
+    smoothed = sums[:n] / counts + offset.reshape(-1)[:n]
     if keep is None:
         return smoothed
     out[keep] = smoothed
@@ -273,15 +296,16 @@ class Smoothing:
     param: float | int
     spec: str
 
-    def __call__(self, values: np.ndarray, x: np.ndarray | None = None) -> np.ndarray:
-        """Smooth ``values``; ``x`` (the points' steps or times) is required by ``twema``."""
+    def __call__(self, values: np.ndarray, x: np.ndarray | None = None, unit: float | None = None) -> np.ndarray:
+        """Smooth ``values``; ``x`` (the points' steps or times, and optionally the time
+        ``unit``) is used by ``twema`` only, which requires it."""
         if self.kind == "ema":
             return ema(values, self.param)
         if self.kind == "ma":
             return moving_average(values, int(self.param))
         if x is None:
             raise ValueError(f"smoothing {self.spec!r} needs the points' x (steps or times)")
-        return time_weighted_ema(values, x, self.param)
+        return time_weighted_ema(values, x, self.param, unit)
 
 
 _SPEC = re.compile(r"^\s*(ema|twema|ma)\s*:\s*(\S+?)\s*$", re.IGNORECASE)
@@ -315,11 +339,12 @@ def parse_smoothing(spec: str | Smoothing) -> Smoothing:
     return Smoothing(kind, weight, spec)
 
 
-def smooth(values: np.ndarray, spec: str | Smoothing | None, x: np.ndarray | None = None) -> np.ndarray:
+def smooth(values: np.ndarray, spec: str | Smoothing | None, x: np.ndarray | None = None,
+           unit: float | None = None) -> np.ndarray:
     """``values`` smoothed per ``spec`` (see :func:`parse_smoothing`); ``None`` returns them as they are."""
     if spec is None:
         return np.asarray(values, dtype=np.float64)
-    return parse_smoothing(spec)(values, x)
+    return parse_smoothing(spec)(values, x, unit)
 
 
 # -- alignment --------------------------------------------------------------------------------
@@ -359,7 +384,10 @@ def align(series: Sequence[MetricSeries | tuple[np.ndarray, np.ndarray]], ddof: 
     values are the same to the statistics (a NaN carries nothing to average)."""
     pairs = [(s.steps, s.values) if isinstance(s, MetricSeries) else s for s in series]
     reduced = [last_per_step(steps, values) for steps, values in pairs]
-    union = np.unique(np.concatenate([s for s, _ in reduced])) if reduced else np.empty(0, np.int64)
+    if not reduced:
+        nothing = np.empty(0)
+        return Aligned(np.empty(0, np.int64), np.empty((0, 0)), np.empty(0, np.int64), *[nothing] * 4)
+    union = np.unique(np.concatenate([s for s, _ in reduced]))
     grid = np.full((len(reduced), len(union)), np.nan)
     for row, (steps, values) in enumerate(reduced):
         grid[row, np.searchsorted(union, steps)] = values
@@ -439,7 +467,8 @@ def t_quantile(p: float, df: int) -> float:
 
     Up to 300 degrees of freedom the exact central probability (Abramowitz & Stegun
     26.7.3-4) is inverted by bisection to machine precision; beyond, the Cornish-Fisher
-    expansion around the normal quantile (A&S 26.7.5, four terms, error below 1e-12 there).
+    expansion around the normal quantile (A&S 26.7.5, four terms: relative error below 1e-11
+    there for p up to 0.999).
     ``t_quantile(0.975, 2)`` is 4.302652729...
     """
     if isinstance(df, bool) or not isinstance(df, (int, np.integer)) or df < 1:

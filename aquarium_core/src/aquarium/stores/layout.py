@@ -11,6 +11,7 @@ import math
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+import attrs
 import numpy as np
 
 from ..model import MetricSeries, MetricSummary
@@ -35,13 +36,20 @@ def summary_row(summary: MetricSummary) -> tuple:
     return tuple(_nan_to_none(getattr(summary, c)) for c in SUMMARY_COLUMNS)
 
 
+_FLOAT_INDEXES = tuple(SUMMARY_COLUMNS.index(c) for c in sorted(_FLOAT_COLUMNS))
+_NAN = math.nan
+if tuple(f.name for f in attrs.fields(MetricSummary)) != SUMMARY_COLUMNS:  # rows are built positionally
+    raise ImportError("SUMMARY_COLUMNS must list MetricSummary's fields in order")
+
+
 def summary_from_row(row: Sequence[Any]) -> MetricSummary:
-    """Inverse of :func:`summary_row`."""
-    values = dict(zip(SUMMARY_COLUMNS, row))
-    for column in _FLOAT_COLUMNS:
-        if values[column] is None:
-            values[column] = math.nan
-    return MetricSummary(**values)
+    """Inverse of :func:`summary_row` (hot: search builds one per run and key)."""
+    if None in row:
+        row = list(row)
+        for index in _FLOAT_INDEXES:
+            if row[index] is None:
+                row[index] = _NAN
+    return MetricSummary(*row)
 
 
 def pack(series: MetricSeries) -> Iterator[tuple[int, int, int, bytes, bytes, bytes]]:

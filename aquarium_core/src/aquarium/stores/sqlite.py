@@ -22,7 +22,8 @@ from ..artifacts import ArtifactRepository
 from ..errors import RunNotFoundError, StoreError
 from ..hookspecs import hookimpl
 from ..interfaces import Store
-from ..model import Artifact, MetricSeries, MetricSummary, RunRecord, SourceInfo
+from ..model import Artifact, MetricSeries, MetricSummary, RunRecord, SourceInfo, heartbeat_timeout
+from ..query import Query, SQLCompiler, register_sqlite_functions
 from ..validation import artifact_name, flatten
 from .layout import SUMMARY_COLUMNS, pack, summary_from_row, summary_row, unpack
 
@@ -39,18 +40,21 @@ _MIGRATIONS: dict[int, str] = {
         parent TEXT, notes TEXT NOT NULL DEFAULT '', error TEXT,
         params TEXT NOT NULL DEFAULT '{}', directions TEXT NOT NULL DEFAULT '{}', source TEXT
     );
-    CREATE INDEX runs_by_created ON runs (created);
-    CREATE INDEX runs_by_experiment ON runs (experiment, created);
+    CREATE INDEX runs_by_created ON runs (created, id);
+    CREATE INDEX runs_by_experiment ON runs (experiment, created, id);
+    CREATE INDEX runs_by_name ON runs (name);
     CREATE TABLE params (
         run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
         key TEXT NOT NULL, value TEXT NOT NULL, num REAL,
         PRIMARY KEY (run_id, key)
     ) WITHOUT ROWID;
+    CREATE INDEX params_by_key ON params (key, num);
     CREATE TABLE tags (
         run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
         key TEXT NOT NULL, value TEXT NOT NULL,
         PRIMARY KEY (run_id, key)
     ) WITHOUT ROWID;
+    CREATE INDEX tags_by_key ON tags (key, value);
     CREATE TABLE metric_chunks (
         run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
         key TEXT NOT NULL, seq INTEGER NOT NULL, n INTEGER NOT NULL,
@@ -65,6 +69,7 @@ _MIGRATIONS: dict[int, str] = {
         min REAL, min_step INTEGER, min_time REAL, max REAL, max_step INTEGER, max_time REAL,
         PRIMARY KEY (run_id, key)
     ) WITHOUT ROWID;
+    CREATE INDEX summaries_by_key ON summaries (key, last);
     CREATE TABLE writes (
         run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
         writer_id TEXT NOT NULL, seq INTEGER NOT NULL,
@@ -82,6 +87,9 @@ _MIGRATIONS: dict[int, str] = {
 _RUN_COLUMNS = ("id, name, experiment, grp, status, created, started, ended, heartbeat, parent,"
                 " notes, error, params, directions, source")
 _SUMMARY_SELECT = ", ".join(SUMMARY_COLUMNS)
+_QUALIFIED_RUN_COLUMNS = ", ".join(f"runs.{c.strip()}" for c in _RUN_COLUMNS.split(","))
+#: Up to this many runs, tags and summaries are read by an IN list; beyond, by one JSON array of ids.
+_ID_LIST = 500
 
 
 def _locked(error: sqlite3.OperationalError) -> bool:
@@ -134,6 +142,7 @@ class SQLiteStore(Store):
             self._retry(lambda: conn.execute("PRAGMA journal_mode = WAL"))
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
+            register_sqlite_functions(conn)  # regexp() and aquarium_contains() for compiled queries
             self._local.conn = conn
         return conn
 
@@ -313,25 +322,72 @@ class SQLiteStore(Store):
         self.artifacts.delete_run(run_id)
 
     # -- reads ----------------------------------------------------------------------------
-    def _records(self, where: str, args: Sequence[Any]) -> list[RunRecord]:
-        rows = self._read(f"SELECT {_RUN_COLUMNS} FROM runs {where}", args)
-        if not rows:
-            return []
-        records = {row[0]: _record(row) for row in rows}
-        ids = list(records)
-        for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
-            marks = ",".join("?" * len(chunk))
-            for run_id, key, value in self._read(
-                    f"SELECT run_id, key, value FROM tags WHERE run_id IN ({marks})", chunk):
-                records[run_id].tags[key] = value
-            for run_id, key, *rest in self._read(
-                    f"SELECT run_id, key, {_SUMMARY_SELECT} FROM summaries WHERE run_id IN ({marks})"
-                    " ORDER BY run_id, key", chunk):
-                records[run_id].summaries[key] = summary_from_row(rest)
-        return list(records.values())
+    def _snapshot(self, action: Any) -> Any:
+        """``action(conn)`` inside one read transaction: its queries see one consistent state."""
+        conn = self._connection()
+
+        def attempt() -> Any:
+            conn.execute("BEGIN")
+            try:
+                return action(conn)
+            finally:
+                conn.execute("COMMIT")
+
+        return self._retry(attempt)
+
+    def _records(self, where: str, args: Sequence[Any] | Mapping[str, Any], *, joins: str = "",
+                 order: str = "", window: str = "") -> list[RunRecord]:
+        """Runs selected by ``FROM runs {joins} {where} {order} {window}`` with their tags and
+        summaries, in one read transaction and three queries: the selection is evaluated once,
+        then tags and summaries are read for its ids (a short IN list, or one JSON array
+        argument for many), or the tables whole when every run is selected."""
+
+        def read(conn: sqlite3.Connection) -> list[RunRecord]:
+            rows = conn.execute(f"SELECT {_QUALIFIED_RUN_COLUMNS} FROM runs {joins} {where} {order} {window}",
+                                args).fetchall()
+            if not rows:
+                return []
+            now, stale_after = time.time(), heartbeat_timeout()
+            records = {row[0]: _record(row, now, stale_after) for row in rows}
+            selection: str
+            selected: Sequence[Any]
+            if not where and not window:  # every run: read the tables whole
+                selection, selected = "", ()
+            elif len(records) <= _ID_LIST:
+                selection, selected = f"WHERE run_id IN ({','.join('?' * len(records))})", list(records)
+            else:  # the selected ids as one JSON argument: the filter is not evaluated again
+                selection, selected = "WHERE run_id IN (SELECT value FROM json_each(?))", (json.dumps(list(records)),)
+            for run_id, key, value in conn.execute(f"SELECT run_id, key, value FROM tags {selection}", selected):
+                record = records.get(run_id)
+                if record is not None:
+                    record.tags[key] = value
+            for row in conn.execute(
+                    f"SELECT run_id, key, {_SUMMARY_SELECT} FROM summaries {selection} ORDER BY run_id, key",
+                    selected):
+                record = records.get(row[0])
+                if record is not None:
+                    record.summaries[row[1]] = summary_from_row(row[2:])
+            return list(records.values())
+
+        return self._snapshot(read)
+
+    def search(
+        self,
+        query: str | Query = "",
+        *,
+        experiment: str | None = None,
+        order_by: str | Sequence[str] | None = ("-created",),
+        limit: int | None = None,
+        offset: int = 0,
+        directions: Mapping[str, str] | None = None,
+    ) -> list[RunRecord]:
+        compiled = SQLCompiler(directions=directions).compile(
+            query, experiment=experiment, order_by=order_by, limit=limit, offset=offset)
+        return self._records(compiled.where, compiled.args, joins=compiled.joins, order=compiled.order,
+                             window=compiled.window)
 
     def get_run(self, run_id: str) -> RunRecord:
-        found = self._records("WHERE id = ?", (run_id,))
+        found = self._records("WHERE runs.id = ?", (run_id,))
         if not found:
             raise RunNotFoundError(run_id)
         record = found[0]
@@ -342,9 +398,10 @@ class SQLiteStore(Store):
         return record
 
     def list_runs(self, experiment: str | None = None) -> list[RunRecord]:
+        order = "ORDER BY runs.created DESC, runs.id DESC"
         if experiment is None:
-            return self._records("ORDER BY created DESC, id DESC", ())
-        return self._records("WHERE experiment = ? ORDER BY created DESC, id DESC", (experiment,))
+            return self._records("", (), order=order)
+        return self._records("WHERE runs.experiment = ?", (experiment,), order=order)
 
     def history(
         self,
@@ -392,16 +449,16 @@ class SQLiteStore(Store):
         return self.artifacts.read(run_id, name)
 
 
-def _record(row: tuple) -> RunRecord:
+def _record(row: tuple, now: float | None = None, stale_after: float | None = None) -> RunRecord:
     (run_id, name, experiment, group, status, created, started, ended, heartbeat, parent,
      notes, error, params, directions, source) = row
     record = RunRecord(
         id=run_id, name=name, experiment=experiment, group=group, status=status, created=created,
         started=started, ended=ended, heartbeat=heartbeat, parent=parent, notes=notes, error=error,
-        params=json.loads(params), directions=json.loads(directions),
+        params=json.loads(params), directions=json.loads(directions) if directions != "{}" else {},
         source=serialization.loads(source, SourceInfo) if source else None,
     )
-    record.status = record.effective_status()
+    record.status = record.effective_status(now, stale_after)
     return record
 
 
