@@ -15,7 +15,7 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
-    from .interfaces import Exporter, Importer, Store
+    from .interfaces import Exporter, Importer, Store, Visualizer
     from .model import RunRecord
 
 hookspec = pluggy.HookspecMarker("aquarium")
@@ -78,4 +78,14 @@ def aquarium_register_importers(register: Callable[[str, Importer], None]) -> No
 
     Each becomes ``aquarium.import_runs(name, source)`` and the subcommand
     ``aquarium import NAME SOURCE``. The importer is a :class:`aquarium.interfaces.Importer`.
+    """
+
+
+@hookspec
+def aquarium_register_visualizers(register: Callable[[str, Visualizer], None]) -> None:
+    """Register visualizers by backend name: ``register("plotly", PlotlyVisualizer())``.
+
+    ``Comparison.plot(..., backend=NAME)`` and ``Comparison.to_html`` use them; with several
+    installed, ``AQUARIUM_VISUALIZER`` or ``backend=`` chooses. The visualizer is a
+    :class:`aquarium.interfaces.Visualizer`.
     """

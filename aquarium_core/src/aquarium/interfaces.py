@@ -12,6 +12,7 @@ from .model import Artifact, MetricSeries, MetricSummary, RunRecord
 if TYPE_CHECKING:
     import click
 
+    from .charts import ChartOptions
     from .interop import RunBundle, SourceRun, TransferResult
     from .query import Query
 
@@ -205,3 +206,31 @@ class Importer(abc.ABC):
     def cli_options(self) -> list[click.Parameter]:
         """Extra click options of ``aquarium import NAME``; their values arrive as ``**options``."""
         return []
+
+
+class Visualizer(abc.ABC):
+    """Draws a :class:`aquarium.compare.Comparison` with one plotting library.
+
+    Registered with ``aquarium_register_visualizers``. Every chart of
+    :data:`aquarium.charts.CHARTS` is supported; options mean the same in every plugin
+    (:class:`aquarium.charts.ChartOptions`). No chart sends more than ``max_points`` points per
+    series to the browser, and everything users wrote (names, params, tags) is escaped.
+    """
+
+    #: The backend's name, e.g. ``"plotly"``.
+    name: str = ""
+
+    @abc.abstractmethod
+    def render(self, chart: str, comparison: Any, options: ChartOptions) -> Any:
+        """The library's own figure object for ``chart``."""
+
+    @abc.abstractmethod
+    def update(self, figure: Any, comparison: Any, options: ChartOptions) -> Any:
+        """Bring a figure made by :meth:`render` up to date for a live view: stream new points
+        where the library can, otherwise redraw keeping the user's zoom. Returns the figure."""
+
+    @abc.abstractmethod
+    def to_html(self, figures: Sequence[Any], *, title: str, theme: str = "dark", header_html: str = "") -> str:
+        """One standalone HTML document holding every figure, its JavaScript embedded once (no
+        CDN), ``title`` escaped, and ``header_html`` (already escaped by the core: e.g. the
+        params that differ) above the figures."""

@@ -133,6 +133,11 @@ def registered(hook: str) -> dict[str, Any]:
     return {name: thing for name, (_, thing) in _registry(hook).items()}
 
 
+def visualizers() -> dict[str, Any]:
+    """Installed visualizers by backend name."""
+    return registered("aquarium_register_visualizers")
+
+
 def store_factories() -> dict[str, Callable[..., Any]]:
     """Store factories by URI scheme."""
     return registered("aquarium_register_stores")
