@@ -34,8 +34,9 @@ def test_errors_are_one_line_without_traceback(tmp_path):
     out = subprocess.run([sys.executable, "-m", "aquarium", "demo", "--store", "nosuch://x"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 1
-    assert out.stderr.strip().splitlines() == [
-        "Error: no store plugin handles 'nosuch' URIs (nosuch://x); installed: a plain path, file://, sqlite://"]
+    (line,) = out.stderr.strip().splitlines()
+    assert line.startswith("Error: no store plugin handles 'nosuch' URIs (nosuch://x); installed: a plain path, ")
+    assert "sqlite://" in line
     debug = subprocess.run([sys.executable, "-m", "aquarium", "--debug", "demo", "--store", "nosuch://x"],
                            cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert "Traceback" in debug.stderr

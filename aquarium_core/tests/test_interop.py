@@ -105,7 +105,7 @@ def test_batch_reports_failures_and_continues(tmp_path):
 def test_unknown_targets_name_the_package(tmp_path):
     with pytest.raises(aquarium.AquariumError, match="pip install aquarium-nosuch"):
         aquarium.export([], "nosuch", to="x", store=tmp_path)
-    with pytest.raises(aquarium.AquariumError, match="installed: folder, neural"):
+    with pytest.raises(aquarium.AquariumError, match=r"installed: (\w+, )*folder, (\w+, )*neural"):
         aquarium.import_runs("nosuch", "x", store=tmp_path)
 
 

@@ -67,8 +67,9 @@ def test_builtin_store_comes_through_the_entry_point_group(monkeypatch):
     monkeypatch.setenv("AQUARIUM_DISABLE_PLUGINS", "sqlite")
     plugins.reset()
     try:
-        with pytest.raises(aquarium.UnknownSchemeError, match="installed: none"):
+        with pytest.raises(aquarium.UnknownSchemeError, match="no store plugin handles '' URIs") as info:
             open_store("/tmp/anything")
+        assert "a plain path" not in str(info.value) and "sqlite://" not in str(info.value)
     finally:
         monkeypatch.delenv("AQUARIUM_DISABLE_PLUGINS")
         plugins.reset()

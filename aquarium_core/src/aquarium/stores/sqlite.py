@@ -8,6 +8,7 @@ Registered through the ``aquarium`` entry-point group like any third-party store
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import random
@@ -369,7 +370,8 @@ class SQLiteStore(Store):
                     record.summaries[row[1]] = summary_from_row(row[2:])
             return list(records.values())
 
-        return self._snapshot(read)
+        with _gc_paused():
+            return self._snapshot(read)
 
     def search(
         self,
@@ -447,6 +449,20 @@ class SQLiteStore(Store):
             self._require(self._connection(), run_id)
             raise KeyError(f"run {run_id!r} has no artifact {name!r}")
         return self.artifacts.read(run_id, name)
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Hold the cyclic garbage collector while many records are built: they hold no cycles,
+    and collections triggered by their allocation nearly double the time of a large search."""
+    enabled = gc.isenabled()
+    if enabled:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _record(row: tuple, now: float | None = None, stale_after: float | None = None) -> RunRecord:

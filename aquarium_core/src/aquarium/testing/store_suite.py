@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from aquarium.errors import RunNotFoundError
 from aquarium.ids import new_run_id
 from aquarium.model import Artifact, MetricSeries, MetricSummary, RunRecord, SourceInfo
+from aquarium.query import quote, select
 
 _SETTINGS = settings(max_examples=40, deadline=None,
                      suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -51,6 +52,43 @@ _batches = st.lists(
                     min_size=1, max_size=3),
     min_size=1, max_size=4,
 )
+
+
+#: Names the regular-expression subset is checked on (docs/query.md, "Regular expressions").
+REGEX_NAMES = ("alpha", "alphabet", "beta", "gamma-1", "gamma-22", "a.b", "axb", "ABC", "x+y", "résumé",
+               "path/to", "(paren)", "end$", "caret^")
+#: (pattern, names it must find): literal characters, . * + ? [] ^ $ | and groups, escaped
+#: punctuation. Every store answers these identically (Python ``re.search`` semantics).
+REGEX_CASES = [
+    ("alpha", {"alpha", "alphabet"}),
+    ("^alpha$", {"alpha"}),
+    ("", set(REGEX_NAMES)),
+    (".*", set(REGEX_NAMES)),
+    ("^$", set()),
+    ("abc", set()),  # case-sensitive
+    ("^a.b$", {"a.b", "axb"}),
+    ("^a\\.b$", {"a.b"}),
+    ("^gamma-2+$", {"gamma-22"}),
+    ("^gamma-1?$", {"gamma-1"}),
+    ("^gamma-2*$", {"gamma-22"}),
+    ("^gamma-[0-9]+$", {"gamma-1", "gamma-22"}),
+    ("^gamma-[^1]", {"gamma-22"}),
+    ("^[A-Z]+$", {"ABC"}),
+    ("^[abc]", {"alpha", "alphabet", "beta", "a.b", "axb", "caret^"}),
+    ("^(alpha|beta)$", {"alpha", "beta"}),
+    ("bet|gam", {"alphabet", "beta", "gamma-1", "gamma-22"}),
+    ("a(lp)?ha", {"alpha", "alphabet"}),
+    ("^(al|ab)(ph)*a", {"alpha", "alphabet"}),
+    ("t$", {"alphabet"}),
+    ("x\\+y", {"x+y"}),
+    ("^\\(paren\\)$", {"(paren)"}),
+    ("end\\$$", {"end$"}),
+    ("caret\\^", {"caret^"}),
+    ("é", {"résumé"}),
+    ("^r.sum.$", {"résumé"}),  # . is one character, not one byte
+    ("/", {"path/to"}),
+    ("[.+]", {"a.b", "x+y"}),
+]
 
 
 class StoreSuite:
@@ -257,3 +295,43 @@ class StoreSuite:
             store.put_artifact(record.id, Artifact(name, 0, ""), path)
         assert store.get_run(record.id).artifacts == []
 
+    # -- search ---------------------------------------------------------------------------
+    @pytest.mark.parametrize(("pattern", "expected"), REGEX_CASES)
+    def test_regex_subset(self, store, pattern, expected):
+        for i, name in enumerate(REGEX_NAMES):
+            store.create_run(_record(name=name, tags={"t": name}, params={"p": name}, created=1000.0 + i))
+        assert {r.name for r in store.search(f"name ~ {quote(pattern)}")} == expected
+        assert {r.name for r in store.search(f"tags.t ~ {quote(pattern)}")} == expected
+        assert {r.name for r in store.search(f"params.p ~ {quote(pattern)}")} == expected
+        assert {r.name for r in store.search(f"not name ~ {quote(pattern)}")} == set(REGEX_NAMES) - expected
+
+    def test_search_agrees_with_the_reference_evaluator(self, store):
+        now = time.time()
+        runs = [
+            _record(name="a", params={"lr": 0.1, "opt": {"name": "sgd"}}, tags={"team": "x"}, status="completed",
+                    created=now - 30, group="g", directions={"m": "min"}),
+            _record(name="b", params={"lr": 0.01, "opt": {"name": "adam"}}, tags={"team": "y"}, created=now - 20,
+                    heartbeat=now - 3600),
+            _record(name="c", params={"lr": "0.01"}, status="failed", created=now - 10, notes="Some NOTES"),
+            _record(name="d", created=now - 5, heartbeat=None, group="g"),
+        ]
+        for i, record in enumerate(runs):
+            store.create_run(record)
+            if i < 3:
+                store.write_batch(record.id, "w", 0, {"m": make_series("m", [3.0 - i, 1.0 + i, math.nan][:3 - i]),
+                                                      "val/loss": make_series("val/loss", [0.5 * (i + 1)])})
+        queries = ["", "params.lr = 0.01", "params.lr < 0.05", "params.opt.name in (sgd, adam)", "tags.team != x",
+                   "metrics.m.best < 2", "metrics.m is null", "metrics.val/loss.max >= 1", "status = crashed",
+                   "status = running", "group = g", "not group = g", "'notes'", "ADAM", "created > -1m",
+                   "duration > 30m", "metrics.m.best_step = 0 or name = d", "name ~ '^[ab]$'"]
+        orders = [["-created"], ["name"], ["-metrics.m.best"], ["params.lr", "-name"], ["tags.team"], ["-status"]]
+        for query in queries:
+            for order_by in orders:
+                for directions in (None, {"m": "max"}):
+                    got = store.search(query, order_by=order_by, directions=directions)
+                    want = select(store.list_runs(), query, order_by=order_by, directions=directions)
+                    assert [r.id for r in got] == [r.id for r in want], (query, order_by, directions)
+        listed = {r.id: r for r in store.list_runs()}
+        assert all(r == listed[r.id] for r in store.search(""))  # params, tags and summaries too
+        assert [r.name for r in store.search("", order_by=["name"], limit=2, offset=1)] == ["b", "c"]
+        assert [r.name for r in store.search("", experiment="nope")] == []
