@@ -95,3 +95,52 @@ def test_track_as_real_subprocesses(tmp_path):
     aq("track", "end", "--status", "failed", "--error", "oom")
     record = aquarium.open_store(tmp_path / "store").get_run(run_id)
     assert (record.status, record.error) == ("failed", "oom")
+
+
+@pytest.fixture
+def sweep(tmp_path):
+    store = aquarium.open_store(tmp_path / "store")
+    ids = {}
+    for lr in (0.01, 0.1, 1.0):
+        for seed in (0, 1):
+            with aquarium.start_run(name=f"lr{lr}-s{seed}", group=f"lr={lr}", params={"lr": lr, "seed": seed},
+                                    store=store, capture_source=False) as run:
+                for step in range(20):
+                    run.log({"loss": lr + 1 / (step + 1) + seed / 100, "acc": step / 20 - lr / 10}, step=step)
+            ids[run.name] = run.id
+    return ids
+
+
+def test_runs_ls_filters_sorts_and_prints_json(shell, sweep):
+    out = shell("runs", "ls", "params.lr >= 0.1 and metrics.acc.best > 0.8", "--sort", "-params.lr",
+                "--columns", "name,params.lr,metrics.loss.min").stdout
+    lines = out.splitlines()
+    assert lines[0].split() == ["name", "params.lr", "metrics.loss.min"]
+    rows = [line.split() for line in lines[2:]]
+    assert [r[1] for r in rows] == ["1", "1", "0.1", "0.1"]         # acc.best = 0.95 - lr/10 > 0.8
+    assert {r[0] for r in rows} == {"lr1.0-s0", "lr1.0-s1", "lr0.1-s0", "lr0.1-s1"}
+    for name, _, loss_min in rows:
+        lr, seed = float(name[2:5]), int(name[-1])
+        assert loss_min == f"{lr + 1 / 20 + seed / 100:.6g}"
+    data = json.loads(shell("runs", "ls", "params.lr = 1.0", "--json").output)
+    assert sorted(r["name"] for r in data) == ["lr1.0-s0", "lr1.0-s1"]
+    assert all(r["summaries"]["loss"]["count"] == 20 for r in data)
+    assert json.loads(shell("runs", "ls", "--limit", "2", "--json").output)[0]["name"] == "lr1.0-s1"
+    bad = shell("runs", "ls", "params.lr >", ok=False)
+    assert bad.exit_code == 1 and "^" in bad.output
+    bad = shell("runs", "ls", "--columns", "name,what.ever", ok=False)
+    assert bad.exit_code == 2 and "what.ever" in bad.output
+
+
+def test_compare_marks_the_best_and_lists_differing_params(shell, sweep):
+    ids = sweep
+    out = shell("compare", ids["lr0.01-s0"][:20], ids["lr1.0-s0"], "--metrics", "loss").output
+    best_line = next(line for line in out.splitlines() if "*" in line)
+    assert "lr0.01-s0" in best_line                     # a loss: the smallest wins
+    assert "params that differ" in out and "lr" in out
+    out = shell("compare", "-q", 'group = "lr=0.1"', "--json").output
+    assert {r["name"] for r in json.loads(out)["runs"]} == {"lr0.1-s0", "lr0.1-s1"}
+    none = shell("compare", "-q", 'name = "nothing"', ok=False)
+    assert none.exit_code == 1 and "no runs match" in none.output
+    both = shell("compare", ids["lr0.01-s0"], "-q", "x", ok=False)
+    assert both.exit_code == 2

@@ -641,6 +641,14 @@ def parse_order(spec: str) -> tuple[Field, bool]:
     return attrs.evolve(field, position=field.position + offset), descending
 
 
+def field_value(record: RunRecord, field: str | Field, directions: Mapping[str, str] | None = None) -> Any:
+    """The value of a field of the language (``"metrics.loss.min"``, ``"params.lr"``, ``"status"``)
+    for one run, as search sees it (None when missing)."""
+    if isinstance(field, str):
+        field, _ = parse_order(field)
+    return _Evaluator(None, None, directions).value(record, field)
+
+
 def _order_specs(order_by: str | Sequence[str] | None) -> list[tuple[Field, bool]]:
     if order_by is None:
         return []

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from .. import plugins
-from . import interop, runs, stores, track  # noqa: F401 - each registers its commands
+from . import compare, interop, runs, stores, track  # noqa: F401 - each registers its commands
 from .base import cli
 
 __all__ = ["cli", "main"]

@@ -8,7 +8,9 @@ from typing import Any
 
 import click
 
+from ..errors import QueryError
 from ..model import RunRecord
+from ..query import field_value, search
 from ..selection import resolve_id
 from ..stores import open_store
 from ..validation import check_tags, flatten
@@ -118,3 +120,53 @@ def runs_tag(run_id: str, pairs: tuple[str, ...], store_uri: str | None) -> None
     tags = check_tags({k: v if isinstance(v, str) else json.dumps(v) for k, v in parse_pairs(pairs, "PAIRS").items()})
     store.update_run(resolved, tags=tags)
     click.echo(f"tagged {resolved}: " + ", ".join(f"{k}={v}" for k, v in tags.items()))
+
+
+DEFAULT_COLUMNS = ("id", "name", "experiment", "status", "created", "duration")
+
+
+def cell(record: RunRecord, column: str) -> str:
+    """One table cell: a field of the query language, shown for people."""
+    if column == "id":
+        return record.id
+    if column == "status":
+        return status_text(record.status)
+    if column in ("created", "started", "ended"):
+        return when(getattr(record, column))
+    if column == "duration":
+        return duration(record)
+    value = field_value(record, column)
+    if value is None:
+        return "-"
+    return number(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+
+
+@runs.command("ls")
+@click.argument("query", required=False, default="")
+@click.option("--experiment", default=None, help="Only runs of this experiment.")
+@click.option("--sort", "sort", multiple=True, default=("-created",), show_default=True,
+              help="A field to sort by, '-' first for descending (repeatable).")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many runs.")
+@click.option("--columns", default=None,
+              help=f"Comma-separated fields (default: {','.join(DEFAULT_COLUMNS)}), "
+                   "e.g. name,params.lr,metrics.loss.min")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per run.")
+@_store_option
+def runs_ls(query: str, experiment: str | None, sort: tuple[str, ...], limit: int | None, columns: str | None,
+            as_json: bool, store_uri: str | None) -> None:
+    """List runs matching QUERY (see docs/query.md), newest first."""
+    found = search(query, experiment=experiment, order_by=list(sort), limit=limit, store=open_store(store_uri))
+    if as_json:
+        echo_json(found)
+        return
+    chosen = [c.strip() for c in columns.split(",") if c.strip()] if columns else list(DEFAULT_COLUMNS)
+    for column in chosen:
+        if column not in DEFAULT_COLUMNS:
+            try:
+                field_value(RunRecord(id="", name=""), column)
+            except QueryError:
+                raise click.BadParameter(f"{column!r} is not a field: use name, status, experiment, group, "
+                                         "params.<key>, tags.<key>, metrics.<key>[.min|.max|.best|...]",
+                                         param_hint="--columns") from None
+    click.echo(table([[cell(r, c) for c in chosen] for r in found], chosen))
+    click.echo(f"{len(found)} run(s)", err=True)
