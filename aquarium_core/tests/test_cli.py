@@ -6,9 +6,10 @@ import shutil
 import subprocess
 import sys
 
+from click.testing import CliRunner
+
 import aquarium
 from aquarium.cli import cli
-from click.testing import CliRunner
 
 
 def test_demo_logs_a_sweep_with_seeds_and_one_failed_run(tmp_path):

@@ -7,11 +7,12 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from aquarium import serialization
 from aquarium.ids import new_run_id
 from aquarium.model import Artifact, MetricSeries, MetricSummary, RunRecord, SourceInfo
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 floats = st.floats(allow_nan=True, allow_infinity=True)
 finite = st.floats(allow_nan=False, allow_infinity=False)

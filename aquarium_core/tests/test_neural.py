@@ -7,8 +7,9 @@ import json
 import os
 import time
 
-import aquarium
 import pytest
+
+import aquarium
 from aquarium import ExperimentManager, ExperimentTracker
 
 
@@ -83,8 +84,9 @@ def test_import_neural_folder(neural_dir, tmp_path):
 
 
 def test_import_cli_reports_a_table(neural_dir, tmp_path):
-    from aquarium.cli import cli
     from click.testing import CliRunner
+
+    from aquarium.cli import cli
 
     result = CliRunner().invoke(cli, ["import", "neural", neural_dir, "--store", str(tmp_path / "s")])
     assert result.exit_code == 0, result.output

@@ -7,8 +7,9 @@ import subprocess
 import sys
 import textwrap
 
-import aquarium
 import pytest
+
+import aquarium
 from aquarium import plugins
 from aquarium.stores import open_store
 

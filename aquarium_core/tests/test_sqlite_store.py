@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import sqlite3
 
-import aquarium
 import pytest
+
+import aquarium
 from aquarium.errors import StoreError, UnknownSchemeError
 from aquarium.stores import open_store
 from aquarium.stores.sqlite import SCHEMA_VERSION, SQLiteStore, parse_uri

@@ -6,9 +6,10 @@ import math
 import threading
 import time
 
-import aquarium
 import numpy as np
 import pytest
+
+import aquarium
 
 
 def test_log_and_read_back_exactly(tmp_path):

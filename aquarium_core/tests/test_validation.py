@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 import pytest
+
 from aquarium.validation import artifact_name, check_key, flatten, merge_params, metric_value, plain_param
 
 
