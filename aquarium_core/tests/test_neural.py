@@ -120,6 +120,8 @@ def test_facade_tracks_like_neural(tmp_path):
     assert manager.list_experiments() == before                  # looking never creates anything
     found = manager.get_experiment(tracker.experiment_id)
     assert found.experiment_name == "mnist" and found.hyperparameters == {"lr": 0.001, "optimizer": "adam"}
+    comparison = manager.compare_experiments([tracker.experiment_id, "ffffffff"], ["loss"])
+    assert [r.name for r in comparison.runs] == ["mnist"] and comparison.best("loss").value == 0.2
     assert manager.delete_experiment(tracker.experiment_id) is True
     assert manager.delete_experiment(tracker.experiment_id) is False
     assert manager.list_experiments() == []

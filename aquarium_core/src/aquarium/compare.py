@@ -34,6 +34,7 @@ from .errors import AquariumError
 from .interfaces import Store
 from .model import MetricSeries, MetricSummary, RunRecord
 from .report import write_report
+from .selection import resolve_runs
 from .serialization import converter, encode_float
 from .stores import open_store
 from .tracking import Run
@@ -565,35 +566,16 @@ def _visualizer(backend: str | None) -> Any:
 
 
 def _resolve(runs: Any, store: Store | str | os.PathLike | None,
-             direction: Mapping[str, str]) -> tuple[list[RunRecord], Store | str | os.PathLike | None]:
-    if isinstance(runs, str):
-        target = open_store(store)
-        return list(target.search(runs, directions=direction or None)), target
+             direction: Mapping[str, str]) -> tuple[list[RunRecord], Store]:
     if isinstance(runs, (RunRecord, Run)):
         runs = [runs]
-    if not isinstance(runs, Iterable):
+    if not isinstance(runs, (str, Iterable)):
         raise TypeError(f"runs must be a query string or a list of run ids, RunRecords or Runs, not {runs!r}")
-    records: list[RunRecord] = []
-    target: Store | None = None if store is None else open_store(store)
-    for item in runs:
-        if isinstance(item, RunRecord):
-            records.append(item)
-        elif isinstance(item, Run):
-            if target is None:
-                target = item.store
-            if item.record.status == "running":
-                item.flush()  # what the loop logged so far is part of the comparison
-            records.append(item.store.get_run(item.id))
-        elif isinstance(item, str):
-            if target is None:
-                target = open_store(None)
-            records.append(target.get_run(item))
-        else:
-            raise TypeError(f"cannot compare {item!r}: expected a run id, a RunRecord or a Run")
-    unique: dict[str, RunRecord] = {}
-    for record in records:
-        unique.setdefault(record.id, record)  # a run named twice is compared once
-    return list(unique.values()), target if target is not None else store
+    if store is None and not isinstance(runs, str):
+        runs = list(runs)
+        store = next((r.store for r in runs if isinstance(r, Run)), None)  # the first live run's store
+    target = open_store(store)
+    return resolve_runs(runs, target, directions=direction or None), target
 
 
 def compare(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .errors import AquariumError, RunNotFoundError
@@ -34,20 +34,27 @@ def resolve_id(store: Store, text: str) -> str:
     return matches[0]
 
 
-def resolve_runs(runs: str | Iterable[Any], store: Store) -> list[RunRecord]:
+def resolve_runs(runs: str | Iterable[Any], store: Store,
+                 directions: Mapping[str, str] | None = None) -> list[RunRecord]:
     """Records for a query string, or for a list of ids, id prefixes, ``RunRecord``s or ``Run``s.
 
-    Order follows the list (a query's own order for a query); duplicates are dropped.
+    A query runs through ``store.search`` (``directions`` overrides ``.best``); records are
+    taken as given; live runs are flushed first, so what their loop logged counts. Order
+    follows the list (a query's own order for a query); a run named twice counts once.
     """
     if isinstance(runs, str):
-        return list(store.search(runs))
+        return list(store.search(runs, directions=directions))
     out: dict[str, RunRecord] = {}
     for item in runs:
-        if isinstance(item, str):
+        if isinstance(item, RunRecord):
+            record = item
+        elif isinstance(item, str):
             record = store.get_run(resolve_id(store, item))
-        elif isinstance(item, RunRecord) or (hasattr(item, "record") and isinstance(item.record, RunRecord)):
-            record = store.get_run(item.id)
+        elif hasattr(item, "record") and isinstance(item.record, RunRecord):  # a live Run
+            if not item._closed:
+                item.flush()
+            record = item.store.get_run(item.id)
         else:
-            raise TypeError(f"cannot name a run with {type(item).__name__}: give ids, runs or a query string")
+            raise TypeError(f"cannot name a run with {item!r}: give ids, RunRecords, Runs or a query string")
         out.setdefault(record.id, record)
     return list(out.values())
