@@ -25,7 +25,7 @@ def _editable(plugin: str) -> list[str]:
 @nox.session
 def tests(session: nox.Session) -> None:
     """Every distribution installed editable in one environment, one pytest run."""
-    session.install("-e", CORE, *(arg for plugin in PLUGINS for arg in _editable(plugin)))
+    session.install("-e", CORE, "pandas", *(arg for plugin in PLUGINS for arg in _editable(plugin)))
     session.run("python", "-m", "pytest", *session.posargs)
 
 
