@@ -79,3 +79,12 @@ def test_unwritable_folder_is_a_clear_error(tmp_path):
     with pytest.raises(StoreError, match="store folder"):
         SQLiteStore(str(blocker / "sub"))
     assert os.path.isfile(blocker)
+
+
+def test_redact_hides_passwords_anywhere_in_a_uri():
+    from aquarium.stores import redact
+
+    assert redact("postgresql://u:s3cret@h:5432/db") == "postgresql://u:***@h:5432/db"
+    assert redact("postgresql://u@h/db?sslmode=require&password=s3cret") == \
+        "postgresql://u@h/db?sslmode=require&password=***"
+    assert redact("/plain/path") == "/plain/path"

@@ -26,7 +26,8 @@ def scheme_of(uri: str) -> str:
 
 def redact(uri: str) -> str:
     """The URI with any password replaced by ``***``."""
-    return re.sub(r"^([A-Za-z][A-Za-z0-9+.\-]*://[^:/@]*):[^@/]*@", r"\1:***@", uri)
+    uri = re.sub(r"^([A-Za-z][A-Za-z0-9+.\-]*://[^:/@]*):[^@/]*@", r"\1:***@", uri)
+    return re.sub(r"([?&](?:password|passwd|pwd)=)[^&]*", r"\1***", uri, flags=re.IGNORECASE)
 
 
 def resolve_uri(uri: str | os.PathLike | None = None) -> str:

@@ -476,24 +476,28 @@ class VisualizerSuite:
                 assert float(np.nanmax(matrix["z"])) == 1.0  # the spike survives
                 assert float(np.nanmin(matrix["z"])) == 0.0  # and the dip
 
-    @settings(max_examples=25, deadline=None,
-              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-    @given(values=st.lists(st.one_of(st.floats(-1e6, 1e6), st.just(math.nan)), min_size=1, max_size=300),
-           max_points=st.integers(2, 64))
-    def test_downsampled_series_keep_min_and_max(self, visualizer, tmp_path_factory, values, max_points):
-        path = str(tmp_path_factory.mktemp("hyp") / "store")
-        run = aquarium.start_run(name="h", store=path, capture_source=False, heartbeat=False)
-        for step, value in enumerate(values):
-            run.log({"m": value}, step=step)
-        run.finish()
-        figure = visualizer.render("curves", aquarium.compare([run.id], store=path),
-                                   ChartOptions(max_points=max_points))
-        (line,) = self._traces(figure, "line", "m")
-        y = np.asarray(line["y"], dtype=np.float64)
-        assert len(y) <= max_points
-        finite = np.asarray(values)[np.isfinite(values)]
-        if len(finite):
-            assert np.nanmax(y) == finite.max() and np.nanmin(y) == finite.min()
+    def test_downsampled_series_keep_min_and_max(self, visualizer, tmp_path_factory):
+        # The property is defined per call: every subclass (and several run in one session)
+        # gets its own hypothesis test, so no example database entry is shared between them.
+        @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+        @given(values=st.lists(st.one_of(st.floats(-1e6, 1e6), st.just(math.nan)), min_size=1, max_size=300),
+               max_points=st.integers(2, 64))
+        def keeps_extremes(values: list[float], max_points: int) -> None:
+            path = str(tmp_path_factory.mktemp("hyp") / "store")
+            run = aquarium.start_run(name="h", store=path, capture_source=False, heartbeat=False)
+            for step, value in enumerate(values):
+                run.log({"m": value}, step=step)
+            run.finish()
+            figure = visualizer.render("curves", aquarium.compare([run.id], store=path),
+                                       ChartOptions(max_points=max_points))
+            (line,) = self._traces(figure, "line", "m")
+            y = np.asarray(line["y"], dtype=np.float64)
+            assert len(y) <= max_points
+            finite = np.asarray(values)[np.isfinite(values)]
+            if len(finite):
+                assert np.nanmax(y) == finite.max() and np.nanmin(y) == finite.min()
+
+        keeps_extremes()
 
     # -- distribution --------------------------------------------------------------------------
     def _assert_stated(self, figure: Any, label: str, value: float) -> None:
