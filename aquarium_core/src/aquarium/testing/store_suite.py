@@ -243,25 +243,30 @@ class StoreSuite:
         assert small.values.max() == 50.0 and small.values.min() == -50.0
         assert np.all(np.diff(small.steps) > 0)
 
-    @given(batches=_batches)
-    @_SETTINGS
-    def test_whatever_is_logged_reads_back_identical(self, store, batches):
-        record = _record()
-        store.create_run(record)
-        expected: dict[str, list[MetricSeries]] = {}
-        for seq, batch in enumerate(batches):
-            columns = {}
-            for key, points in batch.items():
-                steps = [s for s, _ in points]
-                series = make_series(key, [v for _, v in points], steps, start_time=1.7e9 + seq * 100)
-                columns[key] = series
-                expected.setdefault(key, []).append(series)
-            store.write_batch(record.id, "w", seq, columns)
-        history = store.history(record.id)
-        assert history.keys() == expected.keys()
-        for key, parts in expected.items():
-            assert history[key] == _concat(parts)
-            assert store.summaries(record.id)[key] == MetricSummary.of(_concat(parts))
+    def test_whatever_is_logged_reads_back_identical(self, store):
+        # the property is built per call, so subclasses of this suite in one session don't
+        # share a hypothesis-wrapped method (hypothesis refuses that as 'different executors')
+        @given(batches=_batches)
+        @_SETTINGS
+        def check(batches):
+            record = _record()
+            store.create_run(record)
+            expected: dict[str, list[MetricSeries]] = {}
+            for seq, batch in enumerate(batches):
+                columns = {}
+                for key, points in batch.items():
+                    steps = [s for s, _ in points]
+                    series = make_series(key, [v for _, v in points], steps, start_time=1.7e9 + seq * 100)
+                    columns[key] = series
+                    expected.setdefault(key, []).append(series)
+                store.write_batch(record.id, "w", seq, columns)
+            history = store.history(record.id)
+            assert history.keys() == expected.keys()
+            for key, parts in expected.items():
+                assert history[key] == _concat(parts)
+                assert store.summaries(record.id)[key] == MetricSummary.of(_concat(parts))
+
+        check()
 
     # -- artifacts ------------------------------------------------------------------------
     def test_artifacts(self, store, tmp_path):
