@@ -122,3 +122,35 @@ def test_cli_lists_plugin_subcommands():
     assert "folder" in result.output
     result = CliRunner().invoke(cli, ["import", "--help"])
     assert "folder" in result.output and "neural" in result.output
+
+
+class SecondFolderPlugin:
+    @aquarium.hookimpl
+    def aquarium_register_exporters(self, register):
+        exporter = FolderExporter()
+        exporter.name = "folder2"
+        register("folder2", exporter)
+
+
+def test_several_targets_in_one_call(tmp_path):
+    store = aquarium.open_store(tmp_path / "s")
+    ids = []
+    for name in ("one", "explode"):
+        with aquarium.start_run(name=name, store=store, capture_source=False) as run:
+            run.log({"x": 1.0})
+        ids.append(run.id)
+    with pytest.raises(aquarium.AquariumError, match="nosuch"):
+        aquarium.export(ids, {"folder": str(tmp_path / "a"), "nosuch": "x"}, store=store)
+    assert not (tmp_path / "a").exists()                 # nothing is written before every target is known
+    plugin = SecondFolderPlugin()
+    plugins.register(plugin, "folder-two")
+    try:
+        results = aquarium.export(ids, {"folder": str(tmp_path / "a"), "folder2": str(tmp_path / "b")}, store=store)
+    finally:
+        plugins.unregister(plugin)
+    assert [(r.run_name, r.target, r.status) for r in results] == [
+        ("one", "folder", "ok"), ("one", "folder2", "ok"), ("explode", "folder", "failed"),
+        ("explode", "folder2", "failed")]
+    assert (tmp_path / "a" / ids[0]).is_dir() and (tmp_path / "b" / ids[0]).is_dir()
+    with pytest.raises(TypeError, match="to="):
+        aquarium.export(ids, "folder", store=store)

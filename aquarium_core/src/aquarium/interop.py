@@ -11,7 +11,7 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -154,30 +154,53 @@ def load_bundle(store: Store, run_id: str, folder: str) -> RunBundle:
     return RunBundle(record, store.history(run_id), files)
 
 
-def export(runs: Any, target: str, *, to: str, store: Store | str | None = None,
+def export(runs: Any, target: str | Mapping[str, str], *, to: str | None = None, store: Store | str | None = None,
            progress: bool | None = None, **options: Any) -> list[TransferResult]:
-    """Export runs (ids, run objects or a query string) to ``target`` (``"mlflow"``, ...).
+    """Export runs (ids, run objects or a query string) to ``target`` (``"mlflow"``, ...) at ``to``,
+    or to several targets at once: ``export(runs, {"mlflow": uri, "tensorboard": "logs/"})``.
 
-    Idempotent: exporting again updates the same target runs. A run that fails is reported
-    in its row (status ``failed``) and the others continue.
+    Every target is checked before anything is written. Each run is read once and written to
+    every target. Idempotent: exporting again updates the same target runs. A run that fails
+    on a target is reported in its row (status ``failed``) and the others continue.
     """
-    exporter = get_exporter(target)
+    if isinstance(target, str):
+        if to is None:
+            raise TypeError(f"export to {target!r} needs to=")
+        targets = {target: to}
+    else:
+        if to is not None:
+            raise TypeError("give either target and to=, or a mapping of targets to destinations")
+        targets = dict(target)
+    exporters = {name: get_exporter(name) for name in targets}
     source = open_store(store)
     records = resolve_runs(runs, source)
-    exporter.check(to, **options)
+    for name, exporter in exporters.items():
+        exporter.check(targets[name], **options)
     results = []
-    with _progress(records, progress, f"Exporting to {target}") as bar:
+    with _progress(records, progress, f"Exporting to {', '.join(targets)}") as bar:
         for record in bar:
-            try:
-                with tempfile.TemporaryDirectory(prefix="aquarium-export-") as folder:
-                    result = exporter.export_run(load_bundle(source, record.id, folder), to, **options)
-                if result.target_id:
-                    source.update_run(record.id, tags={EXPORTED_TAG + target: result.target_id})
-            except Exception as error:
-                result = TransferResult(record.id, record.name, target, status="failed",
-                                        error=f"{type(error).__name__}: {error}")
-            results.append(result)
+            with tempfile.TemporaryDirectory(prefix="aquarium-export-") as folder:
+                try:
+                    bundle = load_bundle(source, record.id, folder)
+                except Exception as error:
+                    results += [TransferResult(record.id, record.name, name, status="failed",
+                                               error=f"{type(error).__name__}: {error}") for name in targets]
+                    continue
+                for name, exporter in exporters.items():
+                    results.append(_export_one(source, exporter, name, bundle, targets[name], options))
     return results
+
+
+def _export_one(source: Store, exporter: Exporter, name: str, bundle: RunBundle, to: str,
+                options: Mapping[str, Any]) -> TransferResult:
+    record = bundle.record
+    try:
+        result = attrs.evolve(exporter.export_run(bundle, to, **options), target=name)
+        if result.target_id:
+            source.update_run(record.id, tags={EXPORTED_TAG + name: result.target_id})
+    except Exception as error:
+        result = TransferResult(record.id, record.name, name, status="failed", error=f"{type(error).__name__}: {error}")
+    return result
 
 
 def import_runs(source_kind: str, source: str, *, store: Store | str | None = None,
