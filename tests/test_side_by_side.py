@@ -45,7 +45,8 @@ def test_mlflow_wandb_and_tensorboard_runs_compare_side_by_side(env):
         c = MlflowClient(tracking_uri="sqlite:///{env}/mlflow.db")
         run = c.create_run(c.create_experiment("cmp"), run_name="from-mlflow")
         now = int(time.time() * 1000)
-        c.log_batch(run.info.run_id, metrics=[Metric("loss", v, now + i, i) for i, v in enumerate({LOSS["mlflow"].tolist()})])
+        values = {LOSS["mlflow"].tolist()}
+        c.log_batch(run.info.run_id, metrics=[Metric("loss", v, now + i, i) for i, v in enumerate(values)])
         c.set_terminated(run.info.run_id)
     """, env)
     native(f"""
