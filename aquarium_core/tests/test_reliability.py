@@ -57,7 +57,8 @@ class Child:
 
     def _pump_stdout(self) -> None:
         for line in self.proc.stdout:
-            self.lines.put(line.rstrip("\n"))
+            if line.endswith("\n"):  # a line cut short by the signal is not a report
+                self.lines.put(line[:-1])
         self.lines.put(None)
 
     def expect(self, word: str, timeout: float = 60.0, until: int | None = None) -> list[str]:
@@ -99,7 +100,7 @@ class Child:
 
     def reported(self, word: str) -> list[int]:
         """Every int the child printed after ``word`` (call after :meth:`wait`)."""
-        return [int(line.split()[1]) for line in self.seen if line.split()[:1] == [word]]
+        return [int(fields[1]) for fields in map(str.split, self.seen) if fields[:1] == [word] and len(fields) > 1]
 
 
 @pytest.fixture
