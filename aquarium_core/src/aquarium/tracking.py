@@ -159,14 +159,16 @@ class Run:
         buffer.append((step, self._t0 + time.monotonic(), metrics))
         self._step = step
         if len(buffer) >= self._flush_every:
-            self._wake.set()
+            with _signals_deferred():  # a signal's exception inside Event.set can strand the waiter
+                self._wake.set()
             if len(buffer) >= self._max_buffer:
                 self._wait_for_room()
 
     def _wait_for_room(self) -> None:
         while len(self._buffer) >= self._max_buffer and self._thread.is_alive():
-            self._drained.clear()
-            self._wake.set()
+            with _signals_deferred():
+                self._drained.clear()
+                self._wake.set()
             self._drained.wait(0.1)
 
     # -- writing --------------------------------------------------------------------------
@@ -359,7 +361,8 @@ class Run:
         if self._closed:
             return False
         self._closed = True
-        self._wake.set()
+        with _signals_deferred():
+            self._wake.set()
         self._thread.join()
         return True
 
