@@ -111,3 +111,17 @@ def check_chart(chart: str) -> str:
     if chart not in CHARTS:
         raise ValueError(f"unknown chart {chart!r}; charts: {', '.join(CHARTS)}")
     return chart
+
+
+def entity_colors(comparison: Any, options: ChartOptions) -> dict[str, str]:
+    """One palette colour per drawn entity, in the comparison's order and the same in every
+    subplot and redraw of every backend: a group shares one colour when bands are on, else each
+    run has its own. Keys: run ids and ``group:<name>``."""
+    palette = options.colors["palette"]
+    out: dict[str, str] = {}
+    for run in comparison.runs:
+        key = f"group:{run.group}" if options.band and run.group is not None else run.id
+        if key not in out:
+            out[key] = palette[len(out) % len(palette)]
+        out[run.id] = out[key]
+    return out

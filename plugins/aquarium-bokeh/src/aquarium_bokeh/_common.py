@@ -124,18 +124,6 @@ def color_at(options: ChartOptions, index: int) -> str:
     return palette[index % len(palette)]
 
 
-def run_colors(comparison: Any, options: ChartOptions) -> dict[str, str]:
-    """One palette colour per drawn entity, in the comparison's order and the same in every
-    subplot (as the plotly plugin does): a group shares one colour when bands are on, else
-    each run has its own. Keys: run ids and ``group:<name>``."""
-    palette = options.colors["palette"]
-    out: dict[str, str] = {}
-    for run in comparison.runs:
-        key = f"group:{run.group}" if options.band and run.group is not None else run.id
-        if key not in out:
-            out[key] = palette[len(out) % len(palette)]
-        out[run.id] = out[key]
-    return out
 
 
 def new_figure(options: ChartOptions, title: str, x_label: str, y_label: str, *, width: int = 560,

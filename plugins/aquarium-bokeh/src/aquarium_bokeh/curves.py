@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from bokeh.models import GlyphRenderer, HoverTool, LegendItem, Line, VArea
 
-from aquarium.charts import ChartOptions
+from aquarium.charts import ChartOptions, entity_colors
 from aquarium.series import last_per_step
 
 from ._common import (
@@ -31,7 +31,6 @@ from ._common import (
     grid,
     new_figure,
     positive_only,
-    run_colors,
     source,
     style,
 )
@@ -78,7 +77,7 @@ def metric_figure(comparison: Any, metric: str, options: ChartOptions, spec: str
     drawn: list[GlyphRenderer] = []
     run_lines: list[GlyphRenderer] = []
     group_lines: list[GlyphRenderer] = []
-    colors = run_colors(comparison, options)
+    colors = entity_colors(comparison, options)
     for run_id, curve in curves.items():
         if run_id in grouped:
             continue

@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 from bokeh.models import GlyphRenderer, HoverTool, LegendItem, Quad, Segment
 
-from aquarium.charts import ChartOptions
+from aquarium.charts import ChartOptions, entity_colors
 
-from ._common import MAX_LEGEND, Shared, add_legend, chart_metrics, fmt, grid, new_figure, run_colors, source, style
+from ._common import MAX_LEGEND, Shared, add_legend, chart_metrics, fmt, grid, new_figure, source, style
 
 MAX_BINS = 50
 
@@ -65,7 +65,7 @@ def runs_figure(comparison: Any, metric: str, options: ChartOptions) -> Any:
                                    "color": []}
     tallest = 1.0
     shared = Shared()
-    colors = run_colors(comparison, options)
+    colors = entity_colors(comparison, options)
     for run_id, curve in curves.items():
         color = colors[run_id]
         values = finite[run_id]

@@ -75,17 +75,6 @@ def first_metric(comparison: Any, options: ChartOptions) -> str | None:
     return metrics[0] if metrics else None
 
 
-def colour_keys(comparison: Any, options: ChartOptions) -> dict[str, str]:
-    """One palette colour per drawn entity (a group when bands are on, else a run), stable
-    across subplots and redraws: keys are run ids and ``group:<name>``."""
-    palette = options.colors["palette"]
-    out: dict[str, str] = {}
-    for run in comparison.runs:
-        key = f"group:{run.group}" if options.band and run.group is not None else run.id
-        if key not in out:
-            out[key] = palette[len(out) % len(palette)]
-        out[run.id] = out[key]
-    return out
 
 
 def rgba(colour: str, alpha: float) -> str:

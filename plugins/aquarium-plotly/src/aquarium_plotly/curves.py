@@ -7,11 +7,10 @@ from typing import Any
 import numpy as np
 
 from aquarium import series
-from aquarium.charts import ChartOptions
+from aquarium.charts import ChartOptions, entity_colors
 
 from ._common import (
     axis,
-    colour_keys,
     esc,
     figure,
     grid,
@@ -127,7 +126,7 @@ def _group(aggregate: Any, raw: Any, *, cell: dict[str, Any], colour: str, optio
 def render(comparison: Any, options: ChartOptions, *, smoothed: bool) -> Any:
     metrics = metrics_of(comparison, options)
     spec = options.smoothing or (DEFAULT_SMOOTHING if smoothed else None)
-    colours = colour_keys(comparison, options)
+    colours = entity_colors(comparison, options)
     cells = grid(len(metrics))
     grouped = options.band is not None and options.x == "step"  # seeds aggregate step-wise
     total = sum(min(run.summaries[m].count, options.max_points) for m in metrics for run in comparison.runs

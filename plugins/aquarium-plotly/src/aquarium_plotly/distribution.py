@@ -8,12 +8,11 @@ from typing import Any
 import attrs
 import numpy as np
 
-from aquarium.charts import ChartOptions
+from aquarium.charts import ChartOptions, entity_colors
 
 from ._common import (
     STATED_RUNS,
     axis,
-    colour_keys,
     esc,
     figure,
     grid,
@@ -74,7 +73,7 @@ def _marks(values: np.ndarray, top: float, *, who: str, colour: str, cell: dict[
 
 def render(comparison: Any, options: ChartOptions) -> Any:
     metrics = metrics_of(comparison, options)
-    colours = colour_keys(comparison, attrs.evolve(options, band=None))  # a colour per run
+    colours = entity_colors(comparison, attrs.evolve(options, band=None))  # a colour per run
     cells = grid(len(metrics))
     rows = -(-len(cells) // min(2, len(cells)))
     final = options.across == "final"

@@ -8,11 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from aquarium.charts import ChartOptions
+from aquarium.charts import ChartOptions, entity_colors
 
 from ._common import (
     axis,
-    colour_keys,
     esc,
     figure,
     first_metric,
@@ -120,7 +119,7 @@ def render_scatter(comparison: Any, options: ChartOptions) -> Any:
                          f"{', '.join(comparison.params.keys) or 'none'}")
     values = comparison.params[param]
     as_numbers = numeric(list(values.values()))
-    colours = colour_keys(comparison, options)
+    colours = entity_colors(comparison, options)
     groups: dict[str, list[tuple[Any, Any, Any]]] = {}
     for run in comparison.runs:
         if run.id not in values or metric not in run.summaries:
