@@ -37,18 +37,16 @@ import argparse
 import json
 import os
 import resource
-import shutil
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from w1_logging import KEYS, METRICS, STEPS, machine, tool_env, versions, workload  # noqa: E402
+from harness import fmt, median, run_side  # noqa: E402
+from w1_logging import KEYS, METRICS, STEPS, machine, versions, workload  # noqa: E402
 
 RESULTS = HERE / "results" / "interop_wandb.json"
 SIDES = ("wandb", "aquarium")
@@ -171,30 +169,7 @@ def worker(side: str, steps: int, tmp: str) -> None:
 
 
 def run_one(side: str, steps: int, timeout: float) -> dict:
-    tmp = tempfile.mkdtemp(prefix=f"aquarium-interop-wandb-{side}-")
-    try:
-        start = time.perf_counter()
-        proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker", side, "--steps",
-                               str(steps), "--dir", tmp], cwd=tmp, env=tool_env(tmp), capture_output=True,
-                              text=True, timeout=timeout)
-        lines = [line for line in proc.stdout.splitlines() if line.startswith('{"side"')]
-        if proc.returncode != 0 or not lines:
-            tail = (proc.stderr or proc.stdout).strip().splitlines()[-15:]
-            raise RuntimeError(f"{side} worker failed (exit {proc.returncode}):\n  " + "\n  ".join(tail))
-        result = json.loads(lines[-1])
-        result["process"] = time.perf_counter() - start
-        return result
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def median(reps: list[dict], name: str) -> float | None:
-    values = [r[name] for r in reps if r.get(name) is not None]
-    return statistics.median(values) if values else None
-
-
-def fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"
+    return run_side(__file__, side, ["--steps", str(steps)], timeout)
 
 
 def main(argv: list[str] | None = None) -> int:
