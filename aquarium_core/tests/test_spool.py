@@ -164,3 +164,20 @@ def test_journal_is_private(flaky, tmp_path):
     journal = Journal(str(tmp_path / "spool" / "x.journal"))
     journal.append_update("postgresql://u:secret@h/db", "run", status="completed")
     assert oct(os.stat(journal.path).st_mode & 0o777) == "0o600"
+
+
+def test_flush_fails_clearly_when_the_journal_cannot_be_written_either(flaky, tmp_path, monkeypatch):
+    uri, folder = flaky
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("AQUARIUM_SPOOL", str(blocker / "spool"))  # a file where the folder should be
+    run = aquarium.start_run(store=uri, capture_source=False, flush_interval=0.05, spool_after=0.2)
+    (folder / "OUTAGE").write_text("")
+    run.log({"x": 1.0})
+    from aquarium.tracking import SpoolError
+
+    with pytest.raises(SpoolError, match="journal"):
+        run.flush()
+    os.unlink(folder / "OUTAGE")
+    run.finish()                                                 # the store is back: nothing was lost
+    assert aquarium.open_store(uri).history(run.id)["x"].values.tolist() == [1.0]

@@ -49,6 +49,10 @@ _FAST_TYPES = frozenset({float})
 _DIRECTIONS = ("min", "max")
 
 
+class SpoolError(StoreError):
+    """The store is unreachable and the offline journal cannot be written either."""
+
+
 class Terminated(SystemExit):
     """Raised in the main thread when SIGTERM arrives while a run is active.
 
@@ -206,7 +210,11 @@ class Run:
                 now = time.monotonic()
                 self._failing_since = self._failing_since or now
                 if self._pending and now - self._failing_since >= self._spool_after:
-                    self._spool()
+                    try:
+                        self._spool()
+                    except OSError as error:  # neither the store nor the journal takes it
+                        raise SpoolError(f"run {self.id}: store {self.store.uri} unreachable and the journal "
+                                         f"{self._journal.path} cannot be written: {error}") from error
                 raise
             self._failing_since = None
 
@@ -245,10 +253,12 @@ class Run:
             try:
                 self._write()
                 return
+            except SpoolError:
+                raise
             except Exception as error:
                 if not self._pending:  # everything is safe in the journal
                     return
-                if self._failing_since is None:  # not the store: e.g. the journal's disk
+                if self._failing_since is None:  # not the store
                     raise StoreError(f"run {self.id}: could not write to {self.store.uri}: {error}") from error
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
