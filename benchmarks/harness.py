@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import statistics
@@ -42,3 +43,18 @@ def median(reps: list[dict], name: str) -> float | None:
 def fmt(value: float | None) -> str:
     """Seconds to the millisecond, or ``-``."""
     return "-" if value is None else f"{value:.3f}"
+
+
+def parser(doc: str, sides: tuple[str, ...], *, repeat: int, timeout: float, results: Path,
+           steps: int) -> argparse.ArgumentParser:
+    """The command line every interop benchmark shares (its worker arguments hidden)."""
+    intro, _, details = doc.partition("\n\n")
+    out = argparse.ArgumentParser(description=intro, epilog=details,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    out.add_argument("--repeat", type=int, default=repeat, help="repetitions per side; medians are reported")
+    out.add_argument("--steps", type=int, default=steps, help=argparse.SUPPRESS)
+    out.add_argument("--timeout", type=float, default=timeout, help="seconds per worker process")
+    out.add_argument("--json", type=Path, default=results, help=f"where to write results (default {results})")
+    out.add_argument("--worker", choices=sides, help=argparse.SUPPRESS)
+    out.add_argument("--dir", help=argparse.SUPPRESS)
+    return out

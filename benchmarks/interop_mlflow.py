@@ -34,7 +34,6 @@ Results go to ``benchmarks/results/interop_mlflow.json`` (gitignored).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -45,6 +44,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from harness import fmt, median, run_side  # noqa: E402
+from harness import parser as harness_parser  # noqa: E402
 from w1_logging import KEYS, METRICS, STEPS, machine, versions, workload  # noqa: E402
 
 RESULTS = HERE / "results" / "interop_mlflow.json"
@@ -186,15 +186,7 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    intro, _, details = __doc__.partition("\n\n")
-    parser = argparse.ArgumentParser(description=intro, epilog=details,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=1, help="repetitions per side; medians are reported")
-    parser.add_argument("--steps", type=int, default=STEPS, help=argparse.SUPPRESS)
-    parser.add_argument("--timeout", type=float, default=1800, help="seconds per worker process")
-    parser.add_argument("--json", type=Path, default=RESULTS, help=f"where to write results (default {RESULTS})")
-    parser.add_argument("--worker", choices=SIDES, help=argparse.SUPPRESS)
-    parser.add_argument("--dir", help=argparse.SUPPRESS)
+    parser = harness_parser(__doc__, SIDES, repeat=1, timeout=1800, results=RESULTS, steps=STEPS)
     args = parser.parse_args(argv)
     if args.worker:
         worker(args.worker, args.steps, args.dir)

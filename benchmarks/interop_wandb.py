@@ -33,7 +33,6 @@ Results go to ``benchmarks/results/interop_wandb.json`` (gitignored).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import resource
@@ -46,6 +45,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from harness import fmt, median, run_side  # noqa: E402
+from harness import parser as harness_parser  # noqa: E402
 from w1_logging import KEYS, METRICS, STEPS, machine, versions, workload  # noqa: E402
 
 RESULTS = HERE / "results" / "interop_wandb.json"
@@ -173,15 +173,7 @@ def run_one(side: str, steps: int, timeout: float) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    intro, _, details = __doc__.partition("\n\n")
-    parser = argparse.ArgumentParser(description=intro, epilog=details,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=3, help="repetitions per side; medians are reported")
-    parser.add_argument("--steps", type=int, default=STEPS, help=argparse.SUPPRESS)
-    parser.add_argument("--timeout", type=float, default=900, help="seconds per worker process")
-    parser.add_argument("--json", type=Path, default=RESULTS, help=f"where to write results (default {RESULTS})")
-    parser.add_argument("--worker", choices=SIDES, help=argparse.SUPPRESS)
-    parser.add_argument("--dir", help=argparse.SUPPRESS)
+    parser = harness_parser(__doc__, SIDES, repeat=3, timeout=900, results=RESULTS, steps=STEPS)
     args = parser.parse_args(argv)
     if args.worker:
         worker(args.worker, args.steps, args.dir)
