@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from w1_logging import tool_env
@@ -58,3 +59,18 @@ def parser(doc: str, sides: tuple[str, ...], *, repeat: int, timeout: float, res
     out.add_argument("--worker", choices=sides, help=argparse.SUPPRESS)
     out.add_argument("--dir", help=argparse.SUPPRESS)
     return out
+
+
+def interleave(sides: tuple[str, ...], repeat: int, run: Callable[[str], dict],
+               figures: tuple[str, ...] = ("write", "import")) -> dict[str, list[dict]]:
+    """Run every side ``repeat`` times, interleaved so drift in the machine's load hits all alike;
+    print each repetition's ``figures`` as it finishes. Returns the results by side."""
+    reps: dict[str, list[dict]] = {s: [] for s in sides}
+    for rep in range(repeat):
+        for side in sides:
+            r = run(side)
+            reps[side].append(r)
+            shown = "  ".join(f"{name} {fmt(r.get(name))} s" for name in figures)
+            note = f"  CHECK FAILED: {r['error']}" if r.get("error") else ""
+            print(f"  [{rep + 1}/{repeat}] {side:<12} {shown}  (process {r['process']:.1f} s){note}", flush=True)
+    return reps

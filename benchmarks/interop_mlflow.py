@@ -43,7 +43,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from harness import fmt, median, run_side  # noqa: E402
+from harness import fmt, interleave, median, run_side  # noqa: E402
 from harness import parser as harness_parser  # noqa: E402
 from w1_logging import KEYS, METRICS, STEPS, machine, versions, workload  # noqa: E402
 
@@ -195,15 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     print(f"W1 ⇄ MLflow (sqlite): {METRICS} metrics × {args.steps:,} steps; median of {args.repeat}; "
           f"{os.cpu_count()} CPUs; load {load_before[0]:.1f}", flush=True)
-    reps: dict[str, list[dict]] = {s: [] for s in SIDES}
     started = time.perf_counter()
-    for rep in range(args.repeat):  # interleaved, so drift in the machine's load hits both alike
-        for side in SIDES:
-            r = run_one(side, args.steps, args.timeout)
-            reps[side].append(r)
-            note = f"  CHECK FAILED: {r['error']}" if r.get("error") else ""
-            print(f"  [{rep + 1}/{args.repeat}] {side:<8} write {fmt(r.get('write'))} s  read {fmt(r.get('read'))} s"
-                  f"  import {fmt(r.get('import'))} s  (process {r['process']:.1f} s){note}", flush=True)
+    reps = interleave(SIDES, args.repeat, lambda side: run_one(side, args.steps, args.timeout),
+                      ("write", "read", "import"))
 
     m, a = reps["mlflow"], reps["aquarium"]
     fig = {

@@ -44,7 +44,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from harness import fmt, median, run_side  # noqa: E402
+from harness import fmt, interleave, median, run_side  # noqa: E402
 from harness import parser as harness_parser  # noqa: E402
 from w1_logging import KEYS, METRICS, STEPS, machine, versions, workload  # noqa: E402
 
@@ -210,11 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"W1 ⇄ TensorBoard: {METRICS} metrics × {args.steps:,} steps = {METRICS * args.steps:,} points; "
           f"median of {args.repeat}, reads least of {args.rounds}; {os.cpu_count()} CPUs; "
           f"load {load_before[0]:.1f}", flush=True)
-    reps: dict[str, list[dict]] = {s: [] for s in SIDES}
     started = time.perf_counter()
-    for _ in range(args.repeat):  # interleaved, so drift in the machine's load hits both alike
-        for side in SIDES:
-            reps[side].append(run_one(side, args.steps, args.rounds, args.timeout))
+    reps = interleave(SIDES, args.repeat, lambda side: run_one(side, args.steps, args.rounds, args.timeout))
     errors = [f"{side}: {r['error']}" for side in SIDES for r in reps[side] if r.get("error")]
 
     rows = {side: {name: median(reps[side], name) for name in (*FIGURES, "import_lib")} for side in SIDES}
