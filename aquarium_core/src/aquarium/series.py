@@ -226,9 +226,11 @@ def time_unit(x: np.ndarray) -> float:
     finite = np.isfinite(x)
     if not finite.all():
         x = x[finite]
-    gaps = np.diff(x)
-    if len(gaps) > _UNIT_SAMPLE:
-        gaps = gaps[np.linspace(0, len(gaps) - 1, _UNIT_SAMPLE).astype(np.intp)]
+    if len(x) - 1 > _UNIT_SAMPLE:  # only the sampled gaps: no full-length temporary
+        at = np.linspace(0, len(x) - 2, _UNIT_SAMPLE).astype(np.intp)
+        gaps = x[at + 1] - x[at]
+    else:
+        gaps = np.diff(x)
     positive = gaps[gaps > 0]
     return float(np.median(positive)) if len(positive) else 1.0
 
@@ -259,32 +261,38 @@ def time_weighted_ema(values: np.ndarray, x: np.ndarray, weight: float, unit: fl
     if x.shape != np.shape(values):
         raise ValueError(f"twema: x has shape {x.shape}, the values {np.shape(values)}")
     values, keep = _finite_part(values, np.isfinite(x))
-    out = values.copy()
     if _constant(values):
-        return out
+        return values.copy()
     finite = values if keep is None else values[keep]
     if len(finite) == 0:
-        return out
+        return values.copy()
     xs = x if keep is None else x[keep]
     if unit is None:
         unit = time_unit(xs)
     elif not (isinstance(unit, (int, float, np.integer, np.floating)) and math.isfinite(unit) and unit > 0):
         raise ValueError(f"twema: unit {unit!r} must be a finite number > 0")
-    gaps = np.maximum(np.diff(xs), 0.0)
+    # Each full-length temporary costs fresh pages from the OS (the time here goes there, not
+    # into arithmetic), so the gaps become the decays in place in one array.
+    decay = np.empty(len(finite))
+    decay[0] = 0.0
+    gaps = decay[1:]
+    np.subtract(xs[1:], xs[:-1], out=gaps)
+    np.maximum(gaps, 0.0, out=gaps)
     if len(gaps) and (gaps == gaps[0]).all():  # evenly spaced: one decay, the cheaper scan
         d = 1.0 if w == 0.0 and gaps[0] == 0 else w ** (float(gaps[0]) / float(unit))
-        smoothed = _scan_constant(d, finite) / _scan_constant(d, np.ones_like(finite))
+        smoothed = _scan_constant(d, finite)
+        smoothed /= _scan_constant(d, np.ones_like(finite))
     else:
-        decay = np.empty(len(finite))
-        decay[0] = 0.0
         if w == 0.0:
-            decay[1:] = np.where(gaps > 0, 0.0, 1.0)  # 0 ** 0 == 1: ties average
+            np.equal(gaps, 0.0, out=gaps, casting="unsafe")  # 0 ** 0 == 1: ties average
         else:
-            decay[1:] = np.exp(gaps * (math.log(w) / float(unit)))
-        s, z = _scan_varying(decay, finite, np.ones_like(finite))
-        smoothed = s / z
+            gaps *= math.log(w) / float(unit)
+            np.exp(gaps, out=gaps)
+        smoothed, z = _scan_varying(decay, finite, np.ones_like(finite))
+        smoothed /= z
     if keep is None:
         return smoothed
+    out = values.copy()
     out[keep] = smoothed
     return out
 

@@ -177,9 +177,11 @@ class Run:
 
     # -- writing --------------------------------------------------------------------------
     def _flush_loop(self) -> None:
-        while not self._closed:
+        while True:
             self._wake.wait(self._interval)
             self._wake.clear()
+            if self._closed:  # the closing thread writes what is left itself: no hand-off to wait for
+                return
             try:
                 self._write()
             except Exception as error:  # keep training; the batch stays pending for the next try

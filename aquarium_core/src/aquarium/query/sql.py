@@ -285,25 +285,35 @@ class SQLCompiler:
         sql = f"SELECT {alias}.run_id FROM {table} AS {alias} WHERE {alias}.key = {self.bind(node.field.key)}"
         if isinstance(node, IsNull):
             return f"runs.id {'' if node.negated else 'NOT '}IN ({sql} AND {present})"
-        return f"runs.id IN ({sql} AND {present} AND {predicate(node)})"
+        condition = predicate(node)
+        if isinstance(condition, str):
+            return f"runs.id IN ({sql} AND {present} AND {condition})"
+        # Alternatives as a UNION, so each one can use the (key, ...) index on its own.
+        return "runs.id IN (" + " UNION ALL ".join(f"{sql} AND {present} AND {part}" for part in condition) + ")"
 
-    def _param_predicate(self, node: Compare | In) -> str:
+    def _param_predicate(self, node: Compare | In) -> str | tuple[str, ...]:
+        """SQL over the params row ``p``; a tuple holds alternatives (any may match)."""
         text = self.text_order(self.param_text("p.value"))
 
-        def equal(values: Sequence[Value]) -> str:
+        def equal(values: Sequence[Value]) -> tuple[str, ...]:
+            # A number param equals a literal by value; its text is its JSON text, which matches
+            # a literal's text only when the numbers are equal too, so the text test is left to
+            # the other params (num is NULL) and both alternatives can use the (key, num) index.
             numbers = [v.number for v in values if v.number is not None]
-            parts = []
-            if numbers:
-                parts.append(f"(p.num IS NOT NULL AND {self.in_values('p.num', numbers)})")
-            parts.append(self.in_values(text, [v.text for v in values]))
-            return f"({' OR '.join(parts)})"
+            texts = self.in_values(text, [v.text for v in values])
+            if not numbers:
+                return (texts,)
+            return (f"p.num IS NOT NULL AND {self.in_values('p.num', numbers)}", f"p.num IS NULL AND {texts}")
+
+        def unequal(values: Sequence[Value]) -> str:
+            return "NOT (" + " OR ".join(f"({part})" for part in equal(values)) + ")"
 
         if isinstance(node, In):
-            return f"NOT {equal(node.values)}" if node.negated else equal(node.values)
+            return unequal(node.values) if node.negated else equal(node.values)
         if node.op == "~":
             return self.regex(text, self.bind(node.value.text))
         if node.op in ("=", "!="):
-            return equal([node.value]) if node.op == "=" else f"NOT {equal([node.value])}"
+            return equal([node.value]) if node.op == "=" else unequal([node.value])
         if node.value.number is not None:
             return f"(p.num IS NOT NULL AND p.num {node.op} {self.bind(node.value.number)})"
         return f"{text} {node.op} {self.bind(node.value.text)}"
