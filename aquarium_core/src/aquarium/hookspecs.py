@@ -15,7 +15,7 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
-    from .interfaces import Exporter, Importer, Store, Visualizer
+    from .interfaces import DashboardPage, Exporter, Importer, Store, Visualizer
     from .model import RunRecord
 
 hookspec = pluggy.HookspecMarker("aquarium")
@@ -88,4 +88,15 @@ def aquarium_register_visualizers(register: Callable[[str, Visualizer], None]) -
     ``Comparison.plot(..., backend=NAME)`` and ``Comparison.to_html`` use them; with several
     installed, ``AQUARIUM_VISUALIZER`` or ``backend=`` chooses. The visualizer is a
     :class:`aquarium.interfaces.Visualizer`.
+    """
+
+
+@hookspec
+def aquarium_register_dashboard_pages(register: Callable[[str, DashboardPage], None]) -> None:
+    """Register dashboard pages by name: ``register("gpu", GpuPage())``.
+
+    Each :class:`aquarium.interfaces.DashboardPage` becomes a tab of the ``aquarium-dashboard``
+    app (ordered by ``page.order``, then name), built once per browser session with
+    ``page.build(context)``. The dashboard's own views (experiments, compare, visualize,
+    export) are registered through this hook too.
     """

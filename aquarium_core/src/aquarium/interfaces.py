@@ -234,3 +234,26 @@ class Visualizer(abc.ABC):
         """One standalone HTML document holding every figure, its JavaScript embedded once (no
         CDN), ``title`` escaped, and ``header_html`` (already escaped by the core: e.g. the
         params that differ) above the figures."""
+
+
+class DashboardPage(abc.ABC):
+    """A tab of the dashboard. Registered with ``aquarium_register_dashboard_pages``.
+
+    :meth:`build` runs once per browser session and returns anything Panel can show (a
+    Panel component, a plotly or bokeh figure, a string shown as text). The core never
+    imports Panel: the page's plugin does.
+    """
+
+    #: A short identifier, e.g. ``"gpu"`` (also the tab's URL fragment).
+    name: str = ""
+    #: The tab's label.
+    title: str = ""
+    #: Tabs sort by ``order`` (the dashboard's own use 10 to 40), then by name.
+    order: int = 100
+
+    @abc.abstractmethod
+    def build(self, context: Any) -> Any:
+        """The page for one session. ``context`` holds ``store``, ``selection`` (a Panel
+        ``param`` object whose ``run_ids`` list follows the run table), ``chart_options()``,
+        ``visualizers``, ``read_only``, ``allow_export`` and ``on_refresh(callback)``, which
+        calls ``callback()`` every refresh interval while the session lasts."""

@@ -1,0 +1,12 @@
+"""The file ``panel serve`` takes: ``panel serve "$(aquarium dashboard --app-path)"``.
+
+Settings come from the environment: ``AQUARIUM_STORE``, ``AQUARIUM_DASHBOARD_REFRESH`` (seconds),
+``AQUARIUM_DASHBOARD_ALLOW_EXPORT`` (1/0) and ``AQUARIUM_DASHBOARD_READ_ONLY`` (1/0).
+"""
+
+import panel as pn
+
+from aquarium_dashboard.layout import app_from_environment, extensions
+
+pn.extension(*extensions(), notifications=False)
+app_from_environment().servable(title="Aquarium")

@@ -1,0 +1,1 @@
+"""The dashboard's own pages, registered through the same hook as anyone's."""
