@@ -7,6 +7,7 @@ from typing import Any
 import panel as pn
 
 from .context import DashboardContext
+from .text import text_pane
 
 INSTALL_HINT = ("No visualizer plugin is installed, so tables stand in for charts: "
                 "pip install aquarium-plotly (or aquarium-bokeh) for charts.")
@@ -36,7 +37,7 @@ class LiveChart:
             self.figure = visualizer.render(self.chart, comparison, self.options)
         except (ValueError, KeyError) as error:  # e.g. a chart that needs two runs or a numeric param
             self.figure = None
-            self.pane[:] = [pn.pane.Alert(str(error), alert_type="warning")]
+            self.pane[:] = [text_pane(str(error), css_classes=["aquarium-chart-problem"])]
             return self.pane
         self.pane[:] = [pn.panel(self.figure, sizing_mode="stretch_width")]
         self.pane.css_classes = ["aquarium-chart", f"aquarium-chart-{self.chart}"]

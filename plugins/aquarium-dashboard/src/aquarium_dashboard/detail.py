@@ -76,7 +76,7 @@ class RunDetail:
     def _save(self, notes: pn.widgets.TextAreaInput) -> list[Any]:
         if self.context.read_only:
             return [pn.pane.Markdown("*The store is read-only: notes cannot be edited here.*")]
-        status = pn.pane.Str("", css_classes=["aquarium-notes-status"])
+        status = text_pane("", css_classes=["aquarium-notes-status"])
         button = pn.widgets.Button(name="Save notes", button_type="primary", css_classes=["aquarium-save-notes"])
 
         def save(_: Any) -> None:

@@ -1,4 +1,9 @@
-"""Showing what users wrote: always as text, never as markup."""
+"""Showing what users wrote: always as text, never as markup.
+
+Panel's ``Str`` pane is not enough: it escapes once for the wire, and the browser decodes that
+and sets the result as HTML, so ``<img onerror=...>`` in a run name would run. :class:`Text`
+escapes the text itself first, so what reaches the page's HTML is the escaped text.
+"""
 
 from __future__ import annotations
 
@@ -17,10 +22,17 @@ def plain(value: Any) -> str:
 
 
 def escaped(value: Any) -> str:
-    """A value escaped for an HTML pane (the only way user text goes into one)."""
+    """A value escaped for HTML (the only way user text goes into markup)."""
     return html.escape(plain(value), quote=True)
 
 
-def text_pane(value: Any, **options: Any) -> pn.pane.Str:
-    """A pane that shows ``value`` literally (Panel escapes a ``Str`` pane)."""
-    return pn.pane.Str(plain(value), **options)
+class Text(pn.pane.HTML):
+    """A pane that shows its ``object`` literally, preformatted; set ``object`` to any value."""
+
+    def _transform_object(self, obj: Any) -> dict[str, Any]:
+        return super()._transform_object(f"<pre class='aquarium-text'>{escaped(obj)}</pre>")
+
+
+def text_pane(value: Any, **options: Any) -> Text:
+    """A :class:`Text` pane showing ``value``."""
+    return Text(value, **options)

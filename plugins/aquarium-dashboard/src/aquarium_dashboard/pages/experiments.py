@@ -16,6 +16,7 @@ from aquarium.query import matches, parse, quote, quote_key
 from ..context import DashboardContext
 from ..detail import RunDetail
 from ..frames import common_metrics, metric_keys, run_rows, status_color
+from ..text import text_pane
 
 PAGE_SIZE = 20
 TEXT_FILTER = {"type": "input", "func": "like", "placeholder": "filter"}
@@ -47,9 +48,9 @@ class RunBrowser:
         self.dates = pn.widgets.DateRangePicker(name="Created", width=220)
         self.tag = pn.widgets.TextInput(name="Tag", placeholder="key=value", width=160, css_classes=["aquarium-tag"])
         self.metrics = pn.widgets.MultiChoice(name="Metric columns", options=[], width=320)
-        self.error = pn.pane.Str("", visible=False, css_classes=["aquarium-query-error"],
+        self.error = text_pane("", visible=False, css_classes=["aquarium-query-error"],
                                  styles={"color": status_color("failed", context.theme)})
-        self.count = pn.pane.Str("", css_classes=["aquarium-run-count"])
+        self.count = text_pane("", css_classes=["aquarium-run-count"])
         self.table = pn.widgets.Tabulator(
             run_rows([], []), pagination="remote", page_size=PAGE_SIZE, selectable="checkbox", show_index=False,
             disabled=True, sizing_mode="stretch_width", hidden_columns=["id"], css_classes=["aquarium-runs"],

@@ -43,7 +43,7 @@ class ExportCard:
                                         disabled=not context.allow_export, css_classes=["aquarium-export-button"])
         self.progress = pn.indicators.Progress(value=0, max=1, width=360, visible=False,
                                                css_classes=["aquarium-export-progress"])
-        self.status = pn.pane.Str("", css_classes=["aquarium-export-status"])
+        self.status = text_pane("", css_classes=["aquarium-export-status"])
         self.results = pn.widgets.Tabulator(pd.DataFrame(columns=RESULT_COLUMNS), show_index=False, disabled=True,
                                             width=560, visible=False, css_classes=["aquarium-export-results"])
         self.button.on_click(self.start)

@@ -1,0 +1,62 @@
+"""Serving the dashboard for tests: a real ``aquarium dashboard`` process on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+#: Debian's chromium, driven by Playwright (never a downloaded browser).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+#: A name, param, tag or note that would run a script if it were ever shown as markup.
+XSS = "<img src=x onerror=alert(1)>"
+#: Seconds between live updates of the dashboards the tests start.
+REFRESH = 1.5
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except Exception:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"the dashboard did not come up at {url}:\n{log.read_text()[-3000:]}") from None
+            time.sleep(0.2)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def serve(store: str, *extra: str, log_dir: Path) -> tuple[str, subprocess.Popen]:
+    """Start ``aquarium dashboard`` on ``store``; returns its URL and process (end it with :func:`stop`)."""
+    port = free_port()
+    log = log_dir / f"dashboard-{port}.log"
+    env = {**os.environ, "AQUARIUM_HEARTBEAT_TIMEOUT": os.environ.get("AQUARIUM_HEARTBEAT_TIMEOUT", "60")}
+    proc = subprocess.Popen([sys.executable, "-m", "aquarium", "dashboard", "--store", store, "--port", str(port),
+                             "--refresh", str(REFRESH), *extra], stdout=log.open("w"), stderr=subprocess.STDOUT,
+                            env=env)
+    url = f"http://127.0.0.1:{port}/"
+    wait_for(url, proc, log)
+    return url, proc

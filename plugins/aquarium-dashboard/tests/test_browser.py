@@ -1,0 +1,215 @@
+"""The dashboard in headless Chromium: what a user sees and does."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from playwright.sync_api import Page, expect
+
+import aquarium
+from aquarium_dashboard.testing import REFRESH, XSS, serve, stop
+
+pytestmark = pytest.mark.slow
+ROWS = ".aquarium-runs .tabulator-row"
+
+
+@pytest.fixture
+def page(page: Page) -> Page:
+    """Every test's page: no dialog may open (an executed script would open one)."""
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    yield page
+    assert not dialogs, f"a script ran in the page: {dialogs}"
+
+
+def open_dashboard(page: Page, url: str) -> None:
+    page.goto(url)
+    expect(page.locator(ROWS).first).to_be_visible(timeout=30_000)
+
+
+def cell(page: Page, row: int, field: str):
+    return page.locator(ROWS).nth(row).locator(f".tabulator-cell[tabulator-field='{field}']")
+
+
+def names(page: Page) -> list[str]:
+    return page.locator(f"{ROWS} .tabulator-cell[tabulator-field='name']").all_inner_texts()
+
+
+def tick(page: Page, *rows: int | str) -> None:
+    """Tick the rows (by position, or by a run name they show) and wait for the server to know."""
+    for row in rows:
+        found = page.locator(ROWS).nth(row) if isinstance(row, int) else page.locator(ROWS).filter(has_text=row)
+        found.locator("input[type=checkbox]").click()
+        expect(found).to_have_class(re.compile("tabulator-selected"))
+    page.wait_for_timeout(300)
+
+
+def tab(page: Page, title: str) -> None:
+    page.locator(".bk-tab").filter(has_text=title).click()
+
+
+def query(page: Page, text: str) -> None:
+    box = page.locator(".aquarium-query input")
+    box.fill(text)
+    box.press("Enter")
+
+
+def test_table_lists_the_demo_runs(page, dashboard, demo_store, shots):
+    open_dashboard(page, dashboard)
+    expected = {r.name for r in aquarium.search(store=demo_store)}
+    expect(page.locator(".aquarium-run-count")).to_have_text(f"{len(expected)} runs")
+    assert set(names(page)) == expected
+    expect(page.locator(ROWS).filter(has_text="mlp-lr400-seed0").locator("[tabulator-field='status']")) \
+        .to_have_text("failed")
+    page.screenshot(path=shots / "experiments.png", full_page=True)
+
+
+def test_sorting_and_a_query_filter(page, dashboard):
+    open_dashboard(page, dashboard)
+    page.locator(".tabulator-col[tabulator-field='name'] .tabulator-col-title").click()
+    expect(cell(page, 0, "name")).to_have_text(sorted(names(page))[0])
+    query(page, "params.lr = 1 and status = completed")
+    expect(page.locator(".aquarium-run-count")).to_have_text("2 runs")
+    assert sorted(names(page)) == ["mlp-lr1-seed0", "mlp-lr1-seed1"]
+
+
+def test_a_bad_query_shows_its_caret_not_a_traceback(page, dashboard):
+    open_dashboard(page, dashboard)
+    query(page, "params.lr >")
+    error = page.locator(".aquarium-query-error")
+    expect(error).to_contain_text("^")
+    expect(error).to_contain_text("expected")
+    assert "Traceback" not in error.inner_text()
+    query(page, "")
+    expect(error).to_be_hidden()
+
+
+def test_run_detail_shows_params_notes_and_curves(page, dashboard, shots):
+    open_dashboard(page, dashboard)
+    page.locator(ROWS).filter(has_text="mlp-lr1-seed0").locator("[tabulator-field='name']").click()
+    detail = page.locator(".aquarium-run-detail")
+    expect(detail.locator(".aquarium-run-name")).to_have_text("mlp-lr1-seed0")
+    expect(detail.locator(".aquarium-params-tree")).to_contain_text("activation")
+    expect(detail.locator("textarea")).to_have_value("Two-layer MLP on noisy spirals (numpy).")
+    expect(detail.locator(".aquarium-artifact")).to_contain_text("weights.npy")
+    expect(detail.locator(".js-plotly-plot")).to_be_visible(timeout=20_000)
+    page.screenshot(path=shots / "run-detail.png", full_page=True)
+
+
+def test_compare_two_runs_shows_charts_and_differing_params(page, dashboard, shots):
+    open_dashboard(page, dashboard)
+    query(page, 'group = "lr=1" or group = "lr=3"')
+    expect(page.locator(".aquarium-run-count")).to_have_text("4 runs")
+    tick(page, 0, 3)
+    tab(page, "Compare")
+    compare = page.locator(".aquarium-compare")
+    expect(compare.locator(".js-plotly-plot")).to_be_visible(timeout=20_000)
+    expect(compare.locator(".aquarium-summary-card").first).to_be_visible()
+    expect(compare.locator(".aquarium-differing")).to_contain_text("params differ")
+    params = compare.locator(".aquarium-params-table")
+    expect(params.locator(".tabulator-row").filter(has_text="seed")).to_have_count(1)
+    expect(compare.locator(".aquarium-performance")).to_contain_text("★")
+    page.screenshot(path=shots / "compare.png", full_page=True)
+
+
+def test_user_text_stays_text(page, dashboard):
+    open_dashboard(page, dashboard)
+    expect(page.locator(ROWS).filter(has_text=XSS)).to_have_count(1)  # shown literally
+    assert page.locator(".aquarium-runs img").count() == 0
+    page.locator(ROWS).filter(has_text=XSS).locator("[tabulator-field='name']").click()
+    detail = page.locator(".aquarium-run-detail")
+    expect(detail.locator(".aquarium-run-name")).to_have_text(XSS)
+    expect(detail.locator(".aquarium-params-tree")).to_contain_text("<script>alert(2)</script>")
+    expect(detail.locator(".aquarium-tags")).to_contain_text("<i onmouseover=alert(3)>x</i>")
+    expect(detail.locator("textarea")).to_have_value("<svg onload=alert(4)>")
+    assert page.locator(".aquarium-run-detail svg[onload], .aquarium-run-detail i[onmouseover]").count() == 0
+    tick(page, 0)
+    tick(page, "mlp-lr1-seed0")
+    tab(page, "Compare")
+    header = page.locator(".aquarium-params-table .tabulator-col-title").filter(has_text=XSS)
+    expect(header).to_have_count(1)
+    page.wait_for_timeout(1000)  # give any injected handler the chance to fire
+
+
+def test_a_run_logged_elsewhere_appears_and_its_curve_grows(page, tmp_path, shots):
+    store = str(tmp_path / "store")
+    aquarium.start_run(name="already-there", store=store, capture_source=False).finish()
+    url, server = serve(store, log_dir=tmp_path)
+    script = textwrap.dedent(f"""
+        import time, aquarium
+        with aquarium.start_run(name="live-one", store={store!r}, flush_interval=0.2, capture_source=False) as run:
+            for step in range(400):
+                run.log({{"loss": 1 / (step + 1)}}, step=step)
+                time.sleep(0.1)
+    """)
+    try:
+        open_dashboard(page, url)
+        trainer = subprocess.Popen([sys.executable, "-c", script])
+        try:
+            row = page.locator(ROWS).filter(has_text="live-one")
+            expect(row).to_have_count(1, timeout=(2 * REFRESH + 4) * 1000)
+            expect(row.locator("[tabulator-field='status']")).to_have_text("running")
+            row.locator("[tabulator-field='name']").click()
+            plot = page.locator(".aquarium-run-detail .js-plotly-plot")
+            expect(plot).to_be_visible(timeout=20_000)
+            first = plot.evaluate("el => el.data[0].x.length")
+            page.wait_for_timeout(2.5 * REFRESH * 1000)
+            later = plot.evaluate("el => el.data[0].x.length")
+            assert later > first, f"the curve did not grow: {first} then {later} points"
+            page.screenshot(path=shots / "live.png", full_page=True)
+        finally:
+            trainer.terminate()
+            trainer.wait(20)
+        expect(row.locator("[tabulator-field='status']")).to_have_text("killed", timeout=(2 * REFRESH + 4) * 1000)
+    finally:
+        stop(server)
+
+
+def test_export_to_a_file_based_mlflow_store(page, dashboard, demo_store, tmp_path, shots, monkeypatch):
+    import mlflow
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3 keeps file stores behind a switch
+    target = (tmp_path / "mlruns").as_uri()
+    open_dashboard(page, dashboard)
+    tick(page, "mlp-lr1-seed0")
+    tab(page, "Export")
+    card = page.locator(".aquarium-export-mlflow")
+    card.locator(".aquarium-export-to input").fill(target)
+    card.locator(".aquarium-export-to input").press("Enter")
+    card.locator(".aquarium-export-button button").click()
+    expect(card.locator(".aquarium-export-status")).to_have_text(re.compile("done: 1 exported, 0 failed"),
+                                                                 timeout=120_000)
+    page.screenshot(path=shots / "export.png", full_page=True)
+    [record] = aquarium.search('name = "mlp-lr1-seed0"', store=demo_store)
+    client = mlflow.MlflowClient(tracking_uri=target)
+    [experiment] = [e for e in client.search_experiments() if e.name == record.experiment]
+    [found] = client.search_runs([experiment.experiment_id], f"tags.`aquarium.run_id` = '{record.id}'")
+    assert found.info.run_name == record.name
+    history = client.get_metric_history(found.info.run_id, "val/acc")
+    assert len(history) == record.summaries["val/acc"].count
+
+
+def test_visualize_and_the_backend_switch(page, dashboard, shots):
+    open_dashboard(page, dashboard)
+    tick(page, 0, 1, 2)
+    tab(page, "Visualize")
+    view = page.locator(".aquarium-visualize")
+    expect(view.locator(".js-plotly-plot")).to_be_visible(timeout=20_000)
+    page.screenshot(path=shots / "visualize.png", full_page=True)
+    page.locator(".aquarium-backend button").filter(has_text="bokeh").click()
+    expect(view.locator(".bk-Canvas, canvas").first).to_be_attached(timeout=20_000)
+    expect(view.locator(".js-plotly-plot")).to_have_count(0)
+
+
+def test_light_switch(page, dashboard, shots):
+    open_dashboard(page, dashboard)
+    page.locator(".aquarium-theme-switch button").click()
+    page.wait_for_url(re.compile(r"theme=default"))
+    expect(page.locator(ROWS).first).to_be_visible(timeout=30_000)
+    expect(page.locator(".aquarium-theme-switch button")).to_have_text("dark theme")
+    page.screenshot(path=shots / "light.png", full_page=True)
