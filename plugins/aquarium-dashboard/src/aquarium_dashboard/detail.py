@@ -32,7 +32,7 @@ class RunDetail:
         self.run_id = run_id
         record = self.context.store.get_run(run_id)
         notes = pn.widgets.TextAreaInput(value=record.notes, height=120, sizing_mode="stretch_width",
-                                         disabled=self.context.read_only, name="Notes")
+                                         disabled=self.context.read_only, label="Notes")
         parts: list[Any] = [
             pn.Row(text_pane(record.name, css_classes=["aquarium-run-name"]),
                    text_pane(f"{record.status}  ·  {record.experiment}  ·  {record.id}",
@@ -77,7 +77,7 @@ class RunDetail:
         if self.context.read_only:
             return [pn.pane.Markdown("*The store is read-only: notes cannot be edited here.*")]
         status = text_pane("", css_classes=["aquarium-notes-status"])
-        button = pn.widgets.Button(name="Save notes", button_type="primary", css_classes=["aquarium-save-notes"])
+        button = pn.widgets.Button(label="Save notes", color="primary", css_classes=["aquarium-save-notes"])
 
         def save(_: Any) -> None:
             run_id = self.run_id
@@ -101,5 +101,5 @@ class RunDetail:
             widgets.append(pn.widgets.FileDownload(
                 callback=lambda name=artifact.name: io.BytesIO(store.read_artifact(run_id, name)),
                 filename=posixpath.basename(artifact.name) or "artifact", label=label, embed=False,
-                button_type="default", css_classes=["aquarium-artifact"]))
+                color="default", css_classes=["aquarium-artifact"]))
         return widgets

@@ -44,7 +44,7 @@ def session_theme() -> str:
 def theme_switch(theme: str) -> pn.widgets.Button:
     """A header button that reloads the page in the other theme (the theme is in the URL)."""
     other = "light" if theme == "dark" else "dark"
-    button = pn.widgets.Button(name=f"{other} theme", button_type="light",
+    button = pn.widgets.Button(label=f"{other} theme", color="light",
                                width=120, css_classes=["aquarium-theme-switch"])
     button.js_on_click(args={"theme": "default" if other == "light" else "dark"},
                        code="const u = new URL(window.location.href); u.searchParams.set('theme', theme);"

@@ -45,12 +45,12 @@ class CompareView:
     def __init__(self, context: DashboardContext) -> None:
         self.context = context
         self.comparison: Any = None
-        self.metrics = pn.widgets.MultiChoice(name="Metrics", options=[], width=420, css_classes=["aquarium-metrics"])
-        self.smoothing = pn.widgets.Select(name="Smoothing", options=list(SMOOTHINGS), width=200,
+        self.metrics = pn.widgets.MultiChoice(label="Metrics", options=[], width=420, css_classes=["aquarium-metrics"])
+        self.smoothing = pn.widgets.Select(label="Smoothing", options=list(SMOOTHINGS), width=200,
                                            css_classes=["aquarium-smoothing"])
-        self.x_axis = pn.widgets.Select(name="x axis", options=list(X_AXES), width=160, css_classes=["aquarium-x"])
+        self.x_axis = pn.widgets.Select(label="x axis", options=list(X_AXES), width=160, css_classes=["aquarium-x"])
         self.report = pn.widgets.FileDownload(callback=self._report, filename="aquarium-report.html",
-                                              label="Download report", button_type="primary", embed=False,
+                                              label="Download report", color="primary", embed=False,
                                               css_classes=["aquarium-report"])
         self.body = pn.Column(sizing_mode="stretch_width")
         self.chart: LiveChart | None = None

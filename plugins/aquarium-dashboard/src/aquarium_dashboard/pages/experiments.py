@@ -39,15 +39,15 @@ class RunBrowser:
         self.records: dict[str, RunRecord] = {}
         self.query_text = ""
         self.query = pn.widgets.TextInput(
-            name="Query", placeholder='e.g. params.lr < 1 and metrics.val/acc.best > 0.8', sizing_mode="stretch_width",
+            label="Query", placeholder='e.g. params.lr < 1 and metrics.val/acc.best > 0.8', sizing_mode="stretch_width",
             css_classes=["aquarium-query"])
-        self.search_text = pn.widgets.TextInput(name="Search", placeholder="names, tags, notes, params", width=220,
+        self.search_text = pn.widgets.TextInput(label="Search", placeholder="names, tags, notes, params", width=220,
                                                 css_classes=["aquarium-search"])
-        self.statuses = pn.widgets.MultiChoice(name="Status", options=list(STATUSES), width=260,
+        self.statuses = pn.widgets.MultiChoice(label="Status", options=list(STATUSES), width=260,
                                                css_classes=["aquarium-status-filter"])
-        self.dates = pn.widgets.DateRangePicker(name="Created", width=220)
-        self.tag = pn.widgets.TextInput(name="Tag", placeholder="key=value", width=160, css_classes=["aquarium-tag"])
-        self.metrics = pn.widgets.MultiChoice(name="Metric columns", options=[], width=320)
+        self.dates = pn.widgets.DateRangePicker(label="Created", width=220)
+        self.tag = pn.widgets.TextInput(label="Tag", placeholder="key=value", width=160, css_classes=["aquarium-tag"])
+        self.metrics = pn.widgets.MultiChoice(label="Metric columns", options=[], width=320)
         self.error = text_pane("", visible=False, css_classes=["aquarium-query-error"],
                                  styles={"color": status_color("failed", context.theme)})
         self.count = text_pane("", css_classes=["aquarium-run-count"])

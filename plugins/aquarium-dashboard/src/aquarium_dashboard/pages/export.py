@@ -37,9 +37,9 @@ class ExportPage(DashboardPage):
 class ExportCard:
     def __init__(self, context: DashboardContext, name: str, exporter: Exporter) -> None:
         self.context, self.name = context, name
-        self.target = pn.widgets.TextInput(name=exporter.target_help or "to", width=360,
+        self.target = pn.widgets.TextInput(label=exporter.target_help or "to", width=360,
                                            disabled=not context.allow_export, css_classes=["aquarium-export-to"])
-        self.button = pn.widgets.Button(name=f"Export to {name}", button_type="primary",
+        self.button = pn.widgets.Button(label=f"Export to {name}", color="primary",
                                         disabled=not context.allow_export, css_classes=["aquarium-export-button"])
         self.progress = pn.indicators.Progress(value=0, max=1, width=360, visible=False,
                                                css_classes=["aquarium-export-progress"])

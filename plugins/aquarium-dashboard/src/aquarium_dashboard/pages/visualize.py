@@ -30,7 +30,7 @@ class VisualizeView:
         self.context = context
         self.chart = pn.widgets.RadioButtonGroup(options=list(CHARTS), value="distribution",
                                                  css_classes=["aquarium-chart-kind"])
-        self.metric = pn.widgets.Select(name="Metric", options=[], width=240)
+        self.metric = pn.widgets.Select(label="Metric", options=[], width=240)
         self.body = pn.Column(sizing_mode="stretch_width")
         self.view = pn.Column(pn.Row(self.chart, self.metric), self.body, sizing_mode="stretch_width",
                               css_classes=["aquarium-visualize"])
