@@ -16,7 +16,7 @@ from aquarium.interop import exporters
 from ..context import DashboardContext
 from ..text import text_pane
 
-RESULT_COLUMNS = ["run", "target", "status", "target id", "detail"]
+RESULT_COLUMNS = ["run", "status", "target id", "detail"]
 
 
 class ExportPage(DashboardPage):
@@ -45,7 +45,7 @@ class ExportCard:
                                                css_classes=["aquarium-export-progress"])
         self.status = text_pane("", css_classes=["aquarium-export-status"])
         self.results = pn.widgets.Tabulator(pd.DataFrame(columns=RESULT_COLUMNS), show_index=False, disabled=True,
-                                            width=560, visible=False, css_classes=["aquarium-export-results"])
+                                            width=580, visible=False, css_classes=["aquarium-export-results"])
         self.button.on_click(self.start)
         notice = [] if context.allow_export else [pn.pane.Markdown(
             "*Exports typed into the page are off: start the dashboard with `--allow-export`.*")]
@@ -72,10 +72,10 @@ class ExportCard:
                     results = await loop.run_in_executor(None, lambda r=run_id: aquarium.export(
                         [r], self.name, to=to, store=self.context.store, progress=False))
                 except Exception as error:  # the target refused before anything was written
-                    rows.append({"run": run_id, "target": to, "status": "failed", "target id": "",
+                    rows.append({"run": run_id, "status": "failed", "target id": "",
                                  "detail": f"{type(error).__name__}: {error}"})
                 else:
-                    rows += [{"run": r.run_name, "target": to, "status": r.status, "target id": r.target_id or "",
+                    rows += [{"run": r.run_name, "status": r.status, "target id": r.target_id or "",
                               "detail": r.error or f"{r.points:,} points, {r.artifacts} artifacts"}
                              for r in results]
                 self.progress.value = i
