@@ -1,4 +1,4 @@
-"""Sessions: tests (everything, one environment), tests_plugin (each plugin alone with the core), lint, bench.
+"""Sessions: tests (everything, one environment), tests_plugin (each plugin alone with the core), lint, docs, bench.
 
 Plugins are discovered from the folders in plugins/, so no list here needs keeping by hand.
 """
@@ -44,6 +44,17 @@ def lint(session: nox.Session) -> None:
     """ruff over the whole repository."""
     session.install("ruff")
     session.run("ruff", "check", ".")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The docs site (mkdocs.yml) in strict mode: a broken link or a docstring mkdocstrings cannot
+    render fails. The API reference is read from the sources by griffe, so the plugins are
+    installed without their own dependencies (quick); the core brings its few."""
+    session.install("mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26", "-e", "./aquarium_core")
+    session.install("--no-deps", *(arg for plugin in PLUGINS for arg in ("-e", f"./plugins/{plugin}")))
+    session.env["NO_MKDOCS_2_WARNING"] = "1"  # Material's notice about its successor, on every build
+    session.run("mkdocs", "build", "--strict", "--site-dir", str(ROOT / "site"), *session.posargs)
 
 
 @nox.session

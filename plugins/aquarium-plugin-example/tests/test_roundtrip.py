@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from aquarium.testing.exporter_suite import ExporterSuite
+from aquarium.testing import ExporterSuite
 
 
 class TestJsonlRoundTrip(ExporterSuite):

@@ -2,7 +2,7 @@
 
 The pytest plugin (:mod:`aquarium.testing.plugin`, entry point ``pytest11``) provides the
 fixtures ``aquarium_store`` and ``run_factory``. Contract suites (``StoreSuite``,
-``VisualizerSuite``) are imported from here (they need the ``aquarium-core[testing]`` extra,
+``ExporterSuite``, ``VisualizerSuite``) are imported from here (they need the ``aquarium-core[testing]`` extra,
 i.e. hypothesis)::
 
     from aquarium.testing import StoreSuite
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["StoreSuite", "VisualizerSuite", "make_series"]
+__all__ = ["ExporterSuite", "StoreSuite", "VisualizerSuite", "make_series"]
 
 
 def __getattr__(name: str) -> Any:  # keep ``import aquarium.testing`` light
@@ -25,6 +25,10 @@ def __getattr__(name: str) -> Any:  # keep ``import aquarium.testing`` light
         from .store_suite import StoreSuite
 
         return StoreSuite
+    if name == "ExporterSuite":
+        from .exporter_suite import ExporterSuite
+
+        return ExporterSuite
     if name == "VisualizerSuite":
         from .visualizer_suite import VisualizerSuite
 
