@@ -255,6 +255,7 @@ class Comparison:
         self._by_id = {run.id: run for run in self.runs}
         self._points: dict[str, dict[str, MetricSeries]] = {}
         self._fetched: dict[str, set[str]] = {}
+        self._groups: dict[tuple[str, str | None, float], dict[str, GroupAggregate]] = {}
 
     # -- the store, lazily: records passed in need none until points are read -----------------
     @functools.cached_property
@@ -400,6 +401,12 @@ class Comparison:
         spec = series.parse_smoothing(smoothing) if smoothing is not None else None
         if not 0.0 < level < 1.0:
             raise ValueError(f"confidence level {level!r} must be strictly between 0 and 1")
+        memo = (metric, spec.spec if spec is not None else None, level)
+        if memo not in self._groups:  # the points are a snapshot, so the aggregates are too
+            self._groups[memo] = self._aggregate(metric, spec, level)
+        return dict(self._groups[memo])
+
+    def _aggregate(self, metric: str, spec: series.Smoothing | None, level: float) -> dict[str, GroupAggregate]:
         members: dict[str, list[RunRecord]] = {}
         for run in self.runs:
             if run.group is not None and metric in run.summaries:

@@ -408,7 +408,7 @@ def last_per_step(steps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np
     """Sorted unique steps and, for each, the value logged last at that step."""
     steps = np.asarray(steps, dtype=np.int64)
     values = np.asarray(values, dtype=np.float64)
-    if len(steps) == 0:
+    if len(steps) == 0 or bool((steps[1:] > steps[:-1]).all()):  # the usual case: already sorted, no repeats
         return steps, values
     unique, first_from_end = np.unique(steps[::-1], return_index=True)
     return unique, values[::-1][first_from_end]
@@ -441,10 +441,12 @@ def align(series: Sequence[MetricSeries | tuple[np.ndarray, np.ndarray]], ddof: 
     if not reduced:
         nothing = np.empty(0)
         return Aligned(np.empty(0, np.int64), np.empty((0, 0)), np.empty(0, np.int64), *[nothing] * 4)
-    union = np.unique(np.concatenate([s for s, _ in reduced]))
+    first = reduced[0][0]
+    shared = all(np.array_equal(steps, first) for steps, _ in reduced[1:])  # seeds of a sweep: the same steps
+    union = first if shared else np.unique(np.concatenate([s for s, _ in reduced]))
     grid = np.full((len(reduced), len(union)), np.nan)
     for row, (steps, values) in enumerate(reduced):
-        grid[row, np.searchsorted(union, steps)] = values
+        grid[row, slice(None) if shared else np.searchsorted(union, steps)] = values
     present = ~np.isnan(grid)
     count = present.sum(axis=0)
     some = count > 0

@@ -79,14 +79,18 @@ def unpack(
         parts.setdefault(key, []).append((steps, values, times))
     out = {}
     for key, chunks in parts.items():
-        series = MetricSeries(
-            key,
-            np.frombuffer(b"".join(bytes(c[0]) for c in chunks), dtype="<i8").astype(np.int64),
-            np.frombuffer(b"".join(bytes(c[1]) for c in chunks), dtype="<f8").astype(np.float64),
-            np.frombuffer(b"".join(bytes(c[2]) for c in chunks), dtype="<f8").astype(np.float64),
-        )
+        series = MetricSeries(key, _column([c[0] for c in chunks], "<i8", np.int64),
+                              _column([c[1] for c in chunks], "<f8", np.float64),
+                              _column([c[2] for c in chunks], "<f8", np.float64))
         series = step_range(series, start_step, end_step)
         if max_points is not None:
             series = downsample(series, max_points)
         out[key] = series
     return out
+
+
+def _column(blobs: list[bytes], stored: str, native: type) -> np.ndarray:
+    """One writable array from a column's chunk blobs: a single copy (no joined bytes in between)."""
+    if not blobs:
+        return np.empty(0, dtype=native)
+    return np.concatenate([np.frombuffer(blob, dtype=stored) for blob in blobs]).astype(native, copy=False)

@@ -24,6 +24,7 @@ class Settings(param.Parameterized):
     """Session-wide chart settings: the visualizer backend (a switch when several are installed)."""
 
     backend = param.Selector(default=None, objects=[None], allow_None=True)
+    page = param.String(default="", doc="The name of the page whose tab is open.")
 
 
 class DashboardContext:
@@ -52,6 +53,24 @@ class DashboardContext:
     def chart_options(self, **options: Any) -> ChartOptions:
         """Chart options in the session's theme."""
         return ChartOptions.of(theme=self.theme, **options)
+
+    def on_shown(self, page: str, work: Callable[[], Any]) -> Callable[..., None]:
+        """A trigger for work a page needs only while its tab is open: calling it runs ``work``
+        now when ``page`` is open, else once, when its tab is opened."""
+        pending = [False]
+
+        def request(*_: Any) -> None:
+            pending[0] = self.settings.page != page
+            if not pending[0]:
+                work()
+
+        def shown(event: Any) -> None:
+            if event.new == page and pending[0]:
+                pending[0] = False
+                work()
+
+        self.settings.param.watch(shown, "page")
+        return request
 
     def on_refresh(self, callback: Callable[[], Any]) -> None:
         """Call ``callback()`` on every refresh tick of this session."""

@@ -58,8 +58,12 @@ def build_app(store: Store | str | None = None, *, refresh: float = 5.0, allow_e
     theme = session_theme()
     context = DashboardContext(store if isinstance(store, Store) else open_store(store), plugins.visualizers(),
                                theme=theme, read_only=read_only, allow_export=allow_export, refresh=refresh)
-    tabs = pn.Tabs(dynamic=False, sizing_mode="stretch_width", css_classes=["aquarium-tabs"])
-    for page in pages():
+    # dynamic: the browser gets only the open tab's content, so the first paint is the table's.
+    tabs = pn.Tabs(dynamic=True, sizing_mode="stretch_width", css_classes=["aquarium-tabs"])
+    shown = pages()
+    context.settings.page = shown[0].name if shown else ""
+    tabs.param.watch(lambda event: setattr(context.settings, "page", shown[event.new].name), "active")
+    for page in shown:
         try:
             body = page.build(context)
         except Exception as error:  # a broken page shows its error; the others still work

@@ -42,6 +42,8 @@ def _fmt(value: float | None) -> str:
 
 
 class CompareView:
+    name = ComparePage.name
+
     def __init__(self, context: DashboardContext) -> None:
         self.context = context
         self.comparison: Any = None
@@ -56,12 +58,14 @@ class CompareView:
         self.chart: LiveChart | None = None
         self.view = pn.Column(pn.Row(self.metrics, self.smoothing, self.x_axis, self.report), self.body,
                               sizing_mode="stretch_width", css_classes=["aquarium-compare"])
-        context.selection.param.watch(lambda _: self.rebuild(), "run_ids")
-        context.settings.param.watch(lambda _: self.draw_chart(), "backend")
+        rebuild = context.on_shown(self.name, self.rebuild)  # 20 runs × 100,000 steps: only when looked at
+        redraw = context.on_shown(self.name, self.draw_chart)
+        context.selection.param.watch(rebuild, "run_ids")
+        context.settings.param.watch(redraw, "backend")
         for widget in (self.smoothing, self.x_axis, self.metrics):
-            widget.param.watch(lambda _: self.draw_chart(), "value")
+            widget.param.watch(redraw, "value")
         context.on_refresh(self.refresh)
-        self.rebuild()
+        rebuild()
 
     def rebuild(self) -> None:
         ids = self.context.selection.run_ids
@@ -97,7 +101,8 @@ class CompareView:
 
     def refresh(self) -> None:
         """Running runs: fresh summaries and their new points streamed into the open chart."""
-        if self.comparison is None or not any(r.status == "running" for r in self.comparison.runs):
+        if self.comparison is None or self.context.settings.page != self.name \
+                or not any(r.status == "running" for r in self.comparison.runs):
             return
         self.comparison = aquarium.compare(self.context.selection.run_ids, store=self.context.store)
         if self.chart is not None:
@@ -174,7 +179,7 @@ class CompareView:
         if not groups:
             return pn.Column()
         rows = []
-        for metric in self.comparison.metrics:
+        for metric in self.metrics.value or self.comparison.metrics[:4]:
             for name, agg in self.comparison.groups(metric).items():
                 ci = agg.final
                 rows.append({"group": name, "metric": metric, "runs": ci.n, "final mean": ci.mean,

@@ -34,11 +34,12 @@ class VisualizeView:
         self.body = pn.Column(sizing_mode="stretch_width")
         self.view = pn.Column(pn.Row(self.chart, self.metric), self.body, sizing_mode="stretch_width",
                               css_classes=["aquarium-visualize"])
-        context.selection.param.watch(lambda _: self.draw(), "run_ids")
-        context.settings.param.watch(lambda _: self.draw(), "backend")
-        self.chart.param.watch(lambda _: self.draw(), "value")
-        self.metric.param.watch(lambda _: self.draw(), "value")
-        self.draw()
+        draw = context.on_shown(VisualizePage.name, self.draw)
+        context.selection.param.watch(draw, "run_ids")
+        context.settings.param.watch(draw, "backend")
+        self.chart.param.watch(draw, "value")
+        self.metric.param.watch(draw, "value")
+        draw()
 
     def draw(self) -> None:
         ids = self.context.selection.run_ids
