@@ -448,6 +448,12 @@ def align(series: Sequence[MetricSeries | tuple[np.ndarray, np.ndarray]], ddof: 
     for row, (steps, values) in enumerate(reduced):
         grid[row, slice(None) if shared else np.searchsorted(union, steps)] = values
     present = ~np.isnan(grid)
+    if present.all():  # every series has a value at every step: plain column statistics
+        n = len(reduced)
+        with np.errstate(invalid="ignore"):  # inf - inf
+            std = grid.std(axis=0, ddof=ddof) if n > ddof else np.full(len(union), np.nan)
+        return Aligned(union, grid, np.full(len(union), n), grid.mean(axis=0), std, grid.min(axis=0),
+                       grid.max(axis=0))
     count = present.sum(axis=0)
     some = count > 0
     zeros = np.where(present, grid, 0.0)
