@@ -16,6 +16,8 @@ What is timed, each in a fresh browser context, the sides interleaved, medians o
 - ``compare``: in that page, the 20 long runs chosen by a query and ticked, from clicking the
   Compare tab until its charts are drawn (goal ≤ 2 s); every plotted trace is checked to hold at
   most ``max_points`` points (1,500);
+- ``aquarium --charts bokeh``: the same, offering only bokeh's charts, so plotly.js (about 4 MB)
+  is not part of the page;
 - ``server memory``: the dashboard process's resident and peak memory afterwards;
 - ``mlflow ui``: ``mlflow server`` (sqlite backend) on 1,000 of the W2 runs, from ``goto`` of the
   experiment's page until the newest run's name is visible. Loading all 10,000 into MLflow
@@ -231,6 +233,10 @@ def main(argv: list[str] | None = None) -> int:
                            "--port", str(aq_port), "--refresh", "0"], f"http://127.0.0.1:{aq_port}/",
                           tmp / "dashboard.log", env)
         servers.append(dashboard)
+        bokeh_port = free_port()
+        servers.append(start([sys.executable, "-m", "aquarium", "dashboard", "--store", str(tmp / "store"),
+                              "--port", str(bokeh_port), "--refresh", "0", "--charts", "bokeh"],
+                             f"http://127.0.0.1:{bokeh_port}/", tmp / "dashboard-bokeh.log", env))
         mlflow_url = newest = None
         if not args.no_mlflow:
             started = time.perf_counter()
@@ -248,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
             experiment = MlflowClient(f"http://127.0.0.1:{ml_port}").get_experiment_by_name("w2").experiment_id
             mlflow_url = f"http://127.0.0.1:{ml_port}/#/experiments/{experiment}/runs"
             newest = workload(args.mlflow_runs)[-1][0]
-        reps: dict[str, list[dict]] = {"bare": [], "aquarium": [], "compare": [], "mlflow": []}
+        reps: dict[str, list[dict]] = {"bare": [], "aquarium": [], "bokeh_only": [], "compare": [], "mlflow": []}
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             first_paint(browser, f"http://127.0.0.1:{bare_port}/bare", ".tabulator-row")  # warm both servers
@@ -257,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
                 reps["bare"].append(first_paint(browser, f"http://127.0.0.1:{bare_port}/bare", ".tabulator-row"))
                 reps["aquarium"].append(first_paint(browser, f"http://127.0.0.1:{aq_port}/",
                                                     ".aquarium-runs .tabulator-row"))
+                reps["bokeh_only"].append(first_paint(browser, f"http://127.0.0.1:{bokeh_port}/",
+                                                      ".aquarium-runs .tabulator-row"))
                 reps["compare"].append(open_compare(browser, f"http://127.0.0.1:{aq_port}/"))
                 if mlflow_url:
                     reps["mlflow"].append(mlflow_paint(browser, mlflow_url, newest))
@@ -285,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{med['compare']:.2f} s (goal ≤ {GOALS['compare']} s): {verdict};"
           f" longest trace sent {longest:,} points (max_points {MAX_POINTS:,}): "
           f"{'PASS' if longest <= MAX_POINTS else 'MISS'}")
+    print(f"  Aquarium dashboard --charts bokeh         first paint {med['bokeh_only']:.2f} s  "
+          f"= {med['bokeh_only'] / med['bare']:.2f}× the bare page (no plotly.js)")
     print(f"  server memory afterwards: {mem['rss_mb']:.0f} MB resident, peak {mem['peak_mb']:.0f} MB")
     if med["mlflow"] is not None:
         print(f"  MLflow UI on {args.mlflow_runs:,} runs (a tenth of the store)  first paint {med['mlflow']:.2f} s "

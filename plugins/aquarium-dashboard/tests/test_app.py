@@ -149,3 +149,12 @@ def test_cli_refuses_a_bad_store_in_one_line(aquarium_cli):
 def test_cli_prints_the_app_file_for_panel_serve(aquarium_cli):
     result = CliRunner().invoke(cli, ["dashboard", "--app-path"])
     assert result.exit_code == 0 and result.output.strip().endswith("aquarium_dashboard/app.py")
+
+
+def test_charts_choose_the_backends_and_what_the_page_loads(aquarium_cli):
+    from aquarium_dashboard.layout import chart_backends, extensions
+
+    assert "plotly" in extensions() and "plotly" not in extensions(["bokeh"])
+    assert list(chart_backends(["bokeh"])) == ["bokeh"]
+    result = CliRunner().invoke(aquarium_cli, ["dashboard", "--charts", "matplotlib", "--port", "0"])
+    assert result.exit_code != 0 and "'matplotlib'" in result.output and "Traceback" not in result.output

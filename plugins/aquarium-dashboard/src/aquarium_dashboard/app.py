@@ -1,12 +1,13 @@
 """The file ``panel serve`` takes: ``panel serve "$(aquarium dashboard --app-path)"``.
 
 Settings come from the environment: ``AQUARIUM_STORE``, ``AQUARIUM_DASHBOARD_REFRESH`` (seconds),
-``AQUARIUM_DASHBOARD_ALLOW_EXPORT`` (1/0) and ``AQUARIUM_DASHBOARD_READ_ONLY`` (1/0).
+``AQUARIUM_DASHBOARD_ALLOW_EXPORT`` (1/0), ``AQUARIUM_DASHBOARD_READ_ONLY`` (1/0) and
+``AQUARIUM_DASHBOARD_CHARTS`` (visualizer names, comma-separated; default: all installed).
 """
 
 import panel as pn
 
-from aquarium_dashboard.layout import app_from_environment, extensions
+from aquarium_dashboard.layout import app_from_environment, environment_charts, extensions
 
-pn.extension(*extensions(), notifications=False)
+pn.extension(*extensions(environment_charts()), notifications=False)
 app_from_environment().servable(title="Aquarium")

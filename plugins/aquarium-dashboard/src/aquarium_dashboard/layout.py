@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import panel as pn
@@ -19,8 +20,9 @@ from .text import text_pane
 log = logging.getLogger("aquarium.dashboard")
 
 HEADER = "#375a7f"  # the original Aquarium's primary colour
-ENV_STORE, ENV_REFRESH, ENV_EXPORT, ENV_READ_ONLY = (
-    "AQUARIUM_STORE", "AQUARIUM_DASHBOARD_REFRESH", "AQUARIUM_DASHBOARD_ALLOW_EXPORT", "AQUARIUM_DASHBOARD_READ_ONLY")
+ENV_STORE, ENV_REFRESH, ENV_EXPORT, ENV_READ_ONLY, ENV_CHARTS = (
+    "AQUARIUM_STORE", "AQUARIUM_DASHBOARD_REFRESH", "AQUARIUM_DASHBOARD_ALLOW_EXPORT", "AQUARIUM_DASHBOARD_READ_ONLY",
+    "AQUARIUM_DASHBOARD_CHARTS")
 
 
 def pages() -> list[DashboardPage]:
@@ -29,9 +31,22 @@ def pages() -> list[DashboardPage]:
     return sorted(found.values(), key=lambda page: (page.order, page.name))
 
 
-def extensions() -> list[str]:
-    """The Panel extensions the installed visualizers need (bokeh is built in)."""
-    return ["tabulator", *(["plotly"] if "plotly" in plugins.visualizers() else [])]
+def chart_backends(charts: Sequence[str] | None = None) -> dict[str, Any]:
+    """The visualizers the dashboard offers: ``charts`` (names) or every installed one."""
+    found = plugins.visualizers()
+    if charts is None:
+        return found
+    unknown = [name for name in charts if name not in found]
+    if unknown:
+        installed = ", ".join(sorted(found)) or "none"
+        raise ValueError(f"no visualizer named {unknown[0]!r} is installed (installed: {installed})")
+    return {name: found[name] for name in charts}
+
+
+def extensions(charts: Sequence[str] | None = None) -> list[str]:
+    """The Panel extensions the offered visualizers need: plotly's adds plotly.js (about a second
+    of first paint); bokeh is Panel's own."""
+    return ["tabulator", *(["plotly"] if "plotly" in chart_backends(charts) else [])]
 
 
 def session_theme() -> str:
@@ -53,10 +68,10 @@ def theme_switch(theme: str) -> pn.widgets.Button:
 
 
 def build_app(store: Store | str | None = None, *, refresh: float = 5.0, allow_export: bool = True,
-              read_only: bool = False) -> pn.template.BootstrapTemplate:
+              read_only: bool = False, charts: Sequence[str] | None = None) -> pn.template.BootstrapTemplate:
     """The dashboard for one session (call it once per session: each gets its own state)."""
     theme = session_theme()
-    context = DashboardContext(store if isinstance(store, Store) else open_store(store), plugins.visualizers(),
+    context = DashboardContext(store if isinstance(store, Store) else open_store(store), chart_backends(charts),
                                theme=theme, read_only=read_only, allow_export=allow_export, refresh=refresh)
     # dynamic: the browser gets only the open tab's content, so the first paint is the table's.
     tabs = pn.Tabs(dynamic=True, sizing_mode="stretch_width", css_classes=["aquarium-tabs"])
@@ -97,4 +112,11 @@ def app_from_environment() -> pn.template.BootstrapTemplate:
     refresh = float(os.environ.get(ENV_REFRESH, "5"))
     allow = os.environ.get(ENV_EXPORT, "1").lower() not in ("0", "false", "no", "")
     read_only = os.environ.get(ENV_READ_ONLY, "0").lower() in ("1", "true", "yes")
-    return build_app(os.environ.get(ENV_STORE) or None, refresh=refresh, allow_export=allow, read_only=read_only)
+    return build_app(os.environ.get(ENV_STORE) or None, refresh=refresh, allow_export=allow, read_only=read_only,
+                     charts=environment_charts())
+
+
+def environment_charts() -> list[str] | None:
+    """``AQUARIUM_DASHBOARD_CHARTS`` (comma-separated visualizer names), or None for all."""
+    names = [n.strip() for n in os.environ.get(ENV_CHARTS, "").split(",") if n.strip()]
+    return names or None
