@@ -233,8 +233,10 @@ def test_parent_links_and_cleared_fields(clean_sqlite_uri, store, tmp_path):
     assert "mlflow.note.content" not in tags and tags["aquarium.group"] == "seed-sweep"
 
 
-def test_an_export_killed_halfway_completes_when_run_again(clean_sqlite_uri, store, tmp_path):
-    """A real crash: the exporting process gets SIGKILL while it writes points."""
+@pytest.mark.parametrize("path", ["log_batch", "bulk"])
+def test_an_export_killed_halfway_completes_when_run_again(clean_sqlite_uri, store, tmp_path, path):
+    """A real crash: the exporting process gets SIGKILL while it writes points (through
+    log_batch, or in bulk transactions made small so that there are many to be killed in)."""
     steps = np.arange(6000, dtype=np.int64)  # 24 log_batch calls of 1,000 points: time to be killed
     history = {f"m{k}": MetricSeries(f"m{k}", steps, np.sin(steps + k), T0 + steps * 0.01) for k in range(4)}
     record = RunRecord(new_run_id(), "big", "crash", status="completed", created=T0, started=T0, ended=T0 + 400)
@@ -242,7 +244,10 @@ def test_an_export_killed_halfway_completes_when_run_again(clean_sqlite_uri, sto
     db = clean_sqlite_uri[len("sqlite:///"):]
     script = textwrap.dedent(f"""
         import aquarium
-        aquarium.export([{record.id!r}], "mlflow", to={clean_sqlite_uri!r}, store={store.uri!r}, progress=False)
+        from aquarium_mlflow import _bulk
+        _bulk.ROWS_PER_TRANSACTION = 100
+        aquarium.export([{record.id!r}], "mlflow", to={clean_sqlite_uri!r}, store={store.uri!r}, progress=False,
+                        log_batch_only={path == "log_batch"})
     """)
     child = subprocess.Popen([sys.executable, "-c", script], env=os.environ.copy())
     try:

@@ -8,6 +8,10 @@ updated. The tag ``aquarium.export`` is ``partial`` while this happens and ``com
 the end, so an export that died halfway is completed by running it again. Where MLflow
 cannot update in place (the run moved to another experiment, its start time or a param
 value changed) the old MLflow run is deleted and a new one written.
+
+Metric points go to HTTP servers with ``log_batch`` in chunks of MLflow's limit; into a
+database or ``file:`` store that MLflow's client opens locally they are written in bulk
+through that store object, with MLflow's own checks and bookkeeping (:mod:`._bulk`).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import re
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from itertools import repeat
 from typing import Any
 
@@ -29,6 +33,7 @@ from aquarium.interfaces import Exporter
 from aquarium.interop import RunBundle, TransferResult
 from aquarium.model import MetricSeries, RunRecord
 
+from . import _bulk
 from . import _common as c
 
 
@@ -49,6 +54,9 @@ class MlflowExporter(Exporter):
                               "beside the database file for sqlite:/// URIs)."),
             click.Option(["--check-timeout"], type=float, default=c.DEFAULT_CHECK_TIMEOUT, show_default=True,
                          help="Seconds to wait for a tracking server while checking it before the export."),
+            click.Option(["--log-batch-only"], is_flag=True, default=False,
+                         help="Send metric points through MlflowClient.log_batch even to a database or "
+                              "file: store (the same data, written many times slower)."),
         ]
 
     def check(self, to: str, *, check_timeout: float | None = None, **options: Any) -> None:
@@ -61,11 +69,11 @@ class MlflowExporter(Exporter):
 
     def export_run(self, bundle: RunBundle, to: str, *, experiment: str | None = None,
                    artifact_location: str | None = None, check_timeout: float | None = None,
-                   **options: Any) -> TransferResult:
+                   log_batch_only: bool = False, **options: Any) -> TransferResult:
         c.require_mlflow(to)
         with c.mlflow_env(to):
             target_id = _Export(c.client_for(to), bundle, to, experiment or bundle.record.experiment,
-                                artifact_location).run()
+                                artifact_location, log_batch_only).run()
         record = bundle.record
         return TransferResult(record.id, record.name, self.name, target_id, bundle.points,
                               len(bundle.artifact_files))
@@ -112,12 +120,31 @@ def history_digest(history: dict[str, MetricSeries], keys: dict[str, str]) -> st
 _CLEARABLE = (c.NOTE_TAG, c.TAG_GROUP, c.TAG_ERROR, c.TAG_PARENT, c.PARENT_TAG, c.TAG_MODELS, c.TAG_ADJUSTED)
 
 
+def metric_batches(points: Sequence[_bulk.Points]) -> Iterator[list[Any]]:
+    """``log_batch``-sized lists of ``Metric``, key by key in logging order."""
+    from mlflow.entities import Metric
+
+    size = c.MAX_METRICS_PER_BATCH
+    pending: list[Any] = []
+    for key, steps, times, values in points:
+        steps_, times_, values_ = steps.tolist(), times.tolist(), values.tolist()
+        for start in range(0, len(steps_), size):
+            end = start + size
+            pending.extend(map(Metric, repeat(key), values_[start:end], times_[start:end], steps_[start:end]))
+            while len(pending) >= size:
+                yield pending[:size]
+                pending = pending[size:]
+    if pending:
+        yield pending
+
+
 class _Export:
     """One run into one tracking URI."""
 
     def __init__(self, client: Any, bundle: RunBundle, uri: str, experiment: str,
-                 artifact_location: str | None) -> None:
+                 artifact_location: str | None, log_batch_only: bool = False) -> None:
         self.client, self.bundle, self.uri = client, bundle, uri
+        self.log_batch_only = log_batch_only
         self.record: RunRecord = bundle.record
         self.experiment = experiment
         self.artifact_location = artifact_location
@@ -174,9 +201,7 @@ class _Export:
                                   tags=tag_list[i:i + c.MAX_PARAMS_TAGS_PER_BATCH])
 
         if old_history != "same":
-            skip = self._held_points(run_id) if old_history == "read" else None
-            for batch in self._metric_batches(skip):
-                self.client.log_batch(run_id, metrics=batch)
+            self._send_metrics(run_id, self._held_points(run_id) if old_history == "read" else None)
             self.client.set_tag(run_id, c.TAG_HISTORY, self.history_digest)
 
         self._upload(run_id)
@@ -291,34 +316,39 @@ class _Export:
                                  for m in self.client.get_metric_history(run_id, mkey))
         return held
 
-    def _metric_batches(self, skip: dict[str, Counter] | None) -> Iterator[list[Any]]:
-        """``log_batch``-sized lists of ``Metric``, key by key in logging order, without the
-        points in ``skip`` (each held point skips one of ours)."""
-        from mlflow.entities import Metric
-
-        size = c.MAX_METRICS_PER_BATCH
-        pending: list[Any] = []
+    def _points(self, skip: dict[str, Counter] | None) -> list[_bulk.Points]:
+        """Each key's points in logging order, as MLflow takes them, without the points in
+        ``skip`` (each held point skips one of ours)."""
+        out = []
         for key, series in self.bundle.history.items():
             mkey = self.view.metric_keys[key]
+            steps, values, times = series.steps, series.values, ms(series.timestamps)
             held = skip.get(mkey) if skip is not None else None
-            steps, values, times = series.steps.tolist(), series.values.tolist(), ms(series.timestamps).tolist()
             if held:
                 keep = []
-                for i, point in enumerate(zip(steps, times, values)):
+                for i, point in enumerate(zip(steps.tolist(), times.tolist(), values.tolist())):
                     k = point_key(*point)
                     if held.get(k):
                         held[k] -= 1
                     else:
                         keep.append(i)
-                steps, values, times = ([col[i] for i in keep] for col in (steps, values, times))
-            for start in range(0, len(steps), size):
-                end = start + size
-                pending.extend(map(Metric, repeat(mkey), values[start:end], times[start:end], steps[start:end]))
-                while len(pending) >= size:
-                    yield pending[:size]
-                    pending = pending[size:]
-        if pending:
-            yield pending
+                steps, values, times = steps[keep], values[keep], times[keep]
+            out.append((mkey, np.asarray(steps, np.int64), times, np.asarray(values, np.float64)))
+        return out
+
+    def _send_metrics(self, run_id: str, skip: dict[str, Counter] | None) -> None:
+        """Every point not in ``skip``: in bulk into a local store MLflow's client opened
+        (:mod:`._bulk`), else with ``log_batch`` in chunks of MLflow's limit."""
+        points = self._points(skip)
+        writer = None if self.log_batch_only else _bulk.writer_for(self.client)
+        if writer is None:
+            self._log_batches(run_id, points)
+        else:
+            writer(run_id, points, lambda rest: self._log_batches(run_id, rest))
+
+    def _log_batches(self, run_id: str, points: Sequence[_bulk.Points]) -> None:
+        for batch in metric_batches(points):
+            self.client.log_batch(run_id, metrics=batch)
 
     def _upload(self, run_id: str) -> None:
         """Every artifact at its name, plus ``aquarium/run.json``, in one ``log_artifacts``."""
