@@ -22,6 +22,7 @@ from aquarium.cli import cli
 from aquarium_wandb import WandbExporter, records, wandb_run_id
 from aquarium_wandb.exporter import history_rows, project_name, wandb_tags
 from aquarium_wandb.records import STEP_KEY, find_run_files, read_run_file, wait_until_written
+from aquarium_wandb.writer import RunFileWriter
 
 
 def make_run(store, tmp_path, **kwargs):
@@ -171,7 +172,8 @@ def test_re_export_replaces_the_earlier_offline_run(store, tmp_path):
     assert store.get_run(record.id).tags["aquarium.exported.wandb"] == record.id  # the mapping, kept
 
 
-def test_export_that_died_halfway_completes_on_re_run(store, tmp_path, monkeypatch):
+@pytest.mark.parametrize("writer", ["direct", "client"])
+def test_export_that_died_halfway_completes_on_re_run(store, tmp_path, monkeypatch, writer):
     record = make_run(store, tmp_path)
     to = tmp_path / "out"
 
@@ -179,18 +181,27 @@ def test_export_that_died_halfway_completes_on_re_run(store, tmp_path, monkeypat
         run.log({"loss": 1.0, STEP_KEY: 0})
         raise RuntimeError("disk full")
 
+    def boom_direct(self, rows):
+        for i, _row in enumerate(rows):
+            self._log.write(b"row")  # some of the file written, then the failure
+            if i == 2:
+                raise RuntimeError("disk full")
+
     with monkeypatch.context() as m:
-        m.setattr(WandbExporter, "_write", boom)
-        (result,) = aquarium.export([record.id], "wandb", to=str(to), store=store)
+        if writer == "client":
+            m.setattr(WandbExporter, "_write", boom)
+        else:
+            m.setattr(RunFileWriter, "history", boom_direct)
+        (result,) = aquarium.export([record.id], "wandb", to=str(to), store=store, writer=writer)
     assert result.status == "failed" and "disk full" in result.error
     assert find_run_files(to) == []  # nothing half-written left behind
-    (result,) = aquarium.export([record.id], "wandb", to=str(to), store=store)
+    (result,) = aquarium.export([record.id], "wandb", to=str(to), store=store, writer=writer)
     assert result.status == "ok" and len(find_run_files(to)) == 1
     # a folder left by a process that died (no cleanup) is replaced too
     leftover = to / "wandb" / f"offline-run-20000101_000000-{record.id}"
     leftover.mkdir()
     (leftover / f"run-{record.id}.wandb").write_bytes(b":W&B")
-    (result,) = aquarium.export([record.id], "wandb", to=str(to), store=store)
+    (result,) = aquarium.export([record.id], "wandb", to=str(to), store=store, writer=writer)
     assert result.status == "ok" and len(find_run_files(to)) == 1 and not leftover.exists()
 
 

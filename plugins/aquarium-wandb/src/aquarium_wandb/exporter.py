@@ -18,6 +18,7 @@ import math
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,6 +27,7 @@ from aquarium.errors import AquariumError
 from aquarium.interfaces import Exporter
 from aquarium.interop import RunBundle, TransferResult
 
+from . import writer as direct
 from .records import (
     ARTIFACTS_DIR,
     ENDED_KEY,
@@ -126,18 +128,38 @@ class WandbExporter(Exporter):
         if os.path.exists(to) and not os.path.isdir(to):
             raise AquariumError(f"W&B export target {to!r} is a file, not a folder")
 
-    def export_run(self, bundle: RunBundle, to: str, **options: Any) -> TransferResult:
+    def cli_options(self) -> list[Any]:
+        import click
+
+        return [click.Option(
+            ["--writer"], type=click.Choice(["direct", "client"]), default="direct", show_default=True,
+            help="direct: write the offline run's .wandb file in W&B's record format; client: log "
+                 "every row through W&B's own client (wandb.init offline), several times slower.")]
+
+    def export_run(self, bundle: RunBundle, to: str, *, writer: str = "direct", **options: Any) -> TransferResult:
         wandb = require_wandb()
         record = bundle.record
         for key in bundle.history:
             if key in RESERVED_KEYS:
                 raise AquariumError(f"metric key {key!r} is reserved by W&B or by this exporter; "
                                     "rename the metric to export the run")
+        if writer not in ("direct", "client"):
+            raise AquariumError(f"unknown W&B writer {writer!r}: use 'direct' or 'client'")
         wid = wandb_run_id(record.id)
         to = os.path.abspath(to)
         os.makedirs(to, exist_ok=True)
         for folder in run_folders(to, wid):  # re-export replaces the earlier offline run
             shutil.rmtree(folder)
+        if writer == "direct" and direct.available():
+            folder = _run_folder(to, wid)
+            try:
+                _write_direct(folder, wid, bundle, wandb.__version__)
+            except BaseException:
+                shutil.rmtree(folder, ignore_errors=True)  # a half-written run is not left behind
+                raise
+            _point_latest_run(to, folder)
+            return TransferResult(record.id, record.name, self.name, wid, bundle.points,
+                                  len(bundle.artifact_files))
         run = wandb.init(
             dir=to, id=wid, project=project_name(record.experiment), name=record.name, group=record.group,
             notes=record.notes or None, tags=wandb_tags(record.tags), config=record.params,
@@ -169,11 +191,7 @@ class WandbExporter(Exporter):
         log = run.log
         for row in history_rows(bundle.history):
             log(row)
-        summary = {RUN_ID_KEY: record.id, EXPERIMENT_KEY: record.experiment, TAGS_KEY: dict(record.tags),
-                   STATUS_KEY: record.status, STARTED_KEY: record.started, ENDED_KEY: record.ended}
-        if record.error is not None:
-            summary[ERROR_KEY] = record.error
-        run.summary.update({k: v for k, v in summary.items() if v is not None})
+        run.summary.update(_summary(record))
 
         folder = run.settings.sync_dir
         by_name = {a.name: a for a in record.artifacts}
@@ -194,6 +212,84 @@ class WandbExporter(Exporter):
         with open(run_json, "w", encoding="utf-8") as f:
             f.write(interop.dump_run_json(bundle))
         run.save(run_json, base_path=run.dir, policy="now")
+
+
+def _run_folder(to: str, wid: str) -> str:
+    """A new ``TO/wandb/offline-run-<now>-<id>`` folder, named as W&B names it."""
+    stamp = time.strftime("%Y%m%d_%H%M%S")
+    folder = os.path.join(to, "wandb", f"offline-run-{stamp}-{wid}")
+    for sub in ("files", "logs", "tmp"):
+        os.makedirs(os.path.join(folder, sub), exist_ok=True)
+    return folder
+
+
+def _point_latest_run(to: str, folder: str) -> None:
+    """W&B's ``latest-run`` symlink, pointed at ``folder`` (where symlinks can be made)."""
+    link = os.path.join(to, "wandb", "latest-run")
+    try:
+        if os.path.islink(link):
+            os.unlink(link)
+        if not os.path.exists(link):
+            os.symlink(os.path.basename(folder), link)
+    except OSError:
+        pass
+
+
+def _summary(record: Any) -> dict[str, Any]:
+    """The ``aquarium/*`` summary keys: what W&B's run model has no field for."""
+    summary = {RUN_ID_KEY: record.id, EXPERIMENT_KEY: record.experiment, TAGS_KEY: dict(record.tags),
+               STATUS_KEY: record.status, STARTED_KEY: record.started, ENDED_KEY: record.ended}
+    if record.error is not None:
+        summary[ERROR_KEY] = record.error
+    return {k: v for k, v in summary.items() if v is not None}
+
+
+def _write_direct(folder: str, wid: str, bundle: RunBundle, wandb_version: str) -> None:
+    """The offline run in ``folder``: its ``.wandb`` file (:mod:`.writer`), artifact copies, run.json."""
+    import wandb
+
+    from . import __version__
+
+    record = bundle.record
+    project = project_name(record.experiment)
+    run_json = os.path.join(folder, "files", *interop.RUN_JSON.split("/"))
+    os.makedirs(os.path.dirname(run_json), exist_ok=True)
+    with open(run_json, "w", encoding="utf-8") as f:
+        f.write(interop.dump_run_json(bundle))
+
+    by_name = {a.name: a for a in record.artifacts}
+    used: set[str] = set()
+    artifacts = []
+    for name, path in sorted(bundle.artifact_files.items()):
+        meta = by_name.get(name)
+        kind = meta.kind if meta else "file"
+        copy = os.path.join(folder, ARTIFACTS_DIR, *name.split("/"))
+        os.makedirs(os.path.dirname(copy), exist_ok=True)
+        shutil.copyfile(path, copy)
+        artifact = wandb.Artifact(_artifact_name(name, used), type=_TYPE_BAD.sub("-", kind) or "file",
+                                  metadata=dict(meta.metadata) if meta else {})
+        artifact.add_file(copy, name=name, policy="immutable")
+        artifacts.append(artifact)
+
+    out = direct.RunFileWriter(os.path.join(folder, f"run-{wid}.wandb"), wid)
+    try:
+        out.header(f"aquarium-wandb {__version__} (wandb {wandb_version})")
+        out.run(project=project, name=record.name, group=record.group, notes=record.notes or None,
+                tags=wandb_tags(record.tags), config=record.params,
+                host=record.source.host if record.source is not None else None, start_time=record.started)
+        out.define_metric(STEP_KEY)
+        for key in bundle.history:
+            out.define_metric(key, step_metric=STEP_KEY)
+        derived = out.history(direct.history_texts(history_rows(bundle.history), record.started))
+        if derived:
+            out.summary(derived, raw=True)
+        out.summary(_summary(record), nested=False)
+        for artifact in artifacts:
+            out.artifact(artifact, project)
+        out.files([interop.RUN_JSON])
+        out.exit(EXIT_CODES.get(record.status, 1))
+    finally:
+        out.close()
 
 
 def _artifact_name(name: str, used: set[str]) -> str:
