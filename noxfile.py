@@ -35,8 +35,21 @@ def tests_plugin(session: nox.Session, plugin: str) -> None:
     """One plugin installed alone with the core: it must stand on its own."""
     if plugin == "(none)":
         session.skip("no plugins yet")
-    session.install(CORE, f"./plugins/{plugin}[test]")
+    siblings = [f"./plugins/{name}" for name in _test_plugins(plugin)]
+    session.install(CORE, f"./plugins/{plugin}[test]", *siblings)
     session.run("python", "-m", "pytest", f"plugins/{plugin}/tests", *session.posargs)
+
+
+def _test_plugins(plugin: str) -> list[str]:
+    """Sibling plugins a plugin's tests use (``[tool.aquarium] test-plugins``): not on the index,
+    so they come from their folders."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: nox brings tomli
+        import tomli as tomllib
+
+    data = tomllib.loads((ROOT / "plugins" / plugin / "pyproject.toml").read_text())
+    return data.get("tool", {}).get("aquarium", {}).get("test-plugins", [])
 
 
 @nox.session
