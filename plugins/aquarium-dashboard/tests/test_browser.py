@@ -213,3 +213,16 @@ def test_light_switch(page, dashboard, shots):
     expect(page.locator(ROWS).first).to_be_visible(timeout=30_000)
     expect(page.locator(".aquarium-theme-switch button")).to_have_text("dark theme")
     page.screenshot(path=shots / "light.png", full_page=True)
+
+
+def test_each_browser_session_has_its_own_state(page, dashboard, context):
+    open_dashboard(page, dashboard)
+    other = context.new_page()
+    open_dashboard(other, dashboard)
+    query(page, "params.lr = 3")
+    expect(page.locator(".aquarium-run-count")).to_have_text("2 runs")
+    expect(other.locator(".aquarium-run-count")).not_to_have_text("2 runs")
+    tick(other, 0)
+    tab(other, "Compare")
+    expect(page.locator(".aquarium-runs .tabulator-row.tabulator-selected")).to_have_count(0)
+    other.close()
