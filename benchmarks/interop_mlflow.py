@@ -17,10 +17,12 @@ Sides:
                 from ``get_metric_history``).
 - ``aquarium``  The W1 run logged into an Aquarium store first (not timed), then
                 ``aquarium.export([run], "mlflow", to=...)`` (reads the store, creates the experiment
-                and the run, params and tags, every point through ``log_batch`` in chunks of
-                1,000, ``aquarium/run.json``, status), then ``aquarium.import_runs("mlflow", ...)``
-                into a fresh store (reads run.json), and the same import again with run.json set
-                aside (reads MLflow's own data).
+                and the run, params and tags, every point in bulk through MLflow's own store object
+                (``aquarium_mlflow._bulk``), ``aquarium/run.json``, status), then
+                ``aquarium.import_runs("mlflow", ...)`` into a fresh store (reads run.json), and the
+                same import again with run.json set aside (reads MLflow's own data).
+- ``aquarium_log_batch``  The same export with ``log_batch_only=True``: every point through
+                ``MlflowClient.log_batch`` in chunks of 1,000 (the path HTTP servers get).
 
 Figures: ``write`` (MLflow: create_run + loop + set_terminated; Aquarium: the whole ``export()``
 call), ``read`` (MLflow's ``get_metric_history`` for the 10 keys), ``import`` (``import_runs`` into
@@ -48,7 +50,7 @@ from harness import parser as harness_parser  # noqa: E402
 from w1_logging import KEYS, METRICS, STEPS, machine, versions, workload  # noqa: E402
 
 RESULTS = HERE / "results" / "interop_mlflow.json"
-SIDES = ("mlflow", "aquarium")
+SIDES = ("mlflow", "aquarium", "aquarium_log_batch")
 BATCH_CHUNK = 1_000  # MLflow's limit of metrics per log_batch call
 
 
@@ -130,7 +132,7 @@ def side_mlflow(steps: int, tmp: str) -> dict:
     return {**spans, "points": result.points, "error": error}
 
 
-def side_aquarium(steps: int, tmp: str) -> dict:
+def side_aquarium(steps: int, tmp: str, log_batch_only: bool = False) -> dict:
     import aquarium
 
     rows = workload(steps)
@@ -148,7 +150,8 @@ def side_aquarium(steps: int, tmp: str) -> dict:
     _prepare(uri, client_class)
 
     start = time.perf_counter()
-    (exported,) = aquarium.export([run.id], "mlflow", to=uri, store=source, progress=False)
+    (exported,) = aquarium.export([run.id], "mlflow", to=uri, store=source, progress=False,
+                                  log_batch_only=log_batch_only)
     spans["write"] = time.perf_counter() - start
     if exported.status != "ok":
         return {**spans, "error": exported.error}
@@ -173,7 +176,10 @@ def side_aquarium(steps: int, tmp: str) -> dict:
 
 
 def worker(side: str, steps: int, tmp: str) -> None:
-    result = (side_mlflow if side == "mlflow" else side_aquarium)(steps, tmp)
+    if side == "mlflow":
+        result = side_mlflow(steps, tmp)
+    else:
+        result = side_aquarium(steps, tmp, log_batch_only=side == "aquarium_log_batch")
     print(json.dumps({"side": side, "steps": steps, **result}))
 
 
@@ -199,16 +205,19 @@ def main(argv: list[str] | None = None) -> int:
     reps = interleave(SIDES, args.repeat, lambda side: run_one(side, args.steps, args.timeout),
                       ("write", "read", "import"))
 
-    m, a = reps["mlflow"], reps["aquarium"]
+    m, a, lb = reps["mlflow"], reps["aquarium"], reps["aquarium_log_batch"]
     fig = {
         "mlflow_write": median(m, "write"), "mlflow_loop": median(m, "loop"), "mlflow_read": median(m, "read"),
         "mlflow_import": median(m, "import"), "aquarium_export": median(a, "write"),
         "aquarium_export_read": median(a, "read"), "aquarium_import": median(a, "import"),
         "aquarium_import_mlflow_data": median(a, "import_mlflow_data"),
-        "import_mlflow_module": median(m + a, "import_mlflow"),
+        "aquarium_export_log_batch": median(lb, "write"),
+        "import_mlflow_module": median(m + a + lb, "import_mlflow"),
     }
     ratio = {
         "export / MLflow client log_batch write": _ratio(fig["aquarium_export"], fig["mlflow_write"]),
+        "export through log_batch only / MLflow client log_batch write": _ratio(fig["aquarium_export_log_batch"],
+                                                                               fig["mlflow_write"]),
         "import (run.json) / MLflow get_metric_history read": _ratio(fig["aquarium_import"], fig["mlflow_read"]),
         "import (MLflow's own run) / MLflow get_metric_history read": _ratio(fig["mlflow_import"],
                                                                             fig["mlflow_read"]),
@@ -218,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         ("MLflow client: create_run + log_batch (chunks of 1,000) + set_terminated", fig["mlflow_write"]),
         ("  of which the log_batch loop", fig["mlflow_loop"]),
         ("Aquarium export() of the same run (store → MLflow run + run.json)", fig["aquarium_export"]),
+        ("  the same export with log_batch_only=True", fig["aquarium_export_log_batch"]),
         ("MLflow get_metric_history × 10 of MLflow's own run", fig["mlflow_read"]),
         ("MLflow get_metric_history × 10 of the exported run", fig["aquarium_export_read"]),
         ("Aquarium import of the exported run (reads aquarium/run.json)", fig["aquarium_import"]),
@@ -231,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for label, value in ratio.items():
         print(f"  {label}: {'-' if value is None else f'{value:.2f}×'}")
-    failed = [r["error"] for r in m + a if r.get("error")]
+    failed = [r["error"] for r in m + a + lb if r.get("error")]
     for error in failed[:1]:
         print(f"\nWARNING: a check failed: {error}")
 

@@ -14,9 +14,11 @@ Sides:
                 ``aquarium/run.json``: every record of the ``.wandb`` file is parsed), and read by
                 W&B's own offline reader, ``wandb leet inspect --json`` (Go), for reference.
 - ``aquarium``  The W1 run logged into an Aquarium store first (not timed), then
-                ``aquarium.export([run], "wandb", to=...)`` (reads the store, ``wandb.init``,
-                the rows, artifacts, ``aquarium/run.json``, ``finish``), then
+                ``aquarium.export([run], "wandb", to=...)`` (reads the store, writes the offline
+                run's ``.wandb`` file directly in W&B's record format, ``aquarium/run.json``), then
                 ``aquarium.import_runs("wandb", ...)`` into a fresh store (reads run.json).
+- ``aquarium_client``  The same export with ``writer="client"``: ``wandb.init`` offline, one
+                ``run.log`` per row, ``finish``, waiting for the file.
 
 Figures: ``write`` (W&B: init + loop + ``finish()`` returned; Aquarium: the whole ``export()`` call,
 which returns once the ``.wandb`` file is complete), ``durable`` (W&B: until its ``.wandb``
@@ -49,7 +51,7 @@ from harness import parser as harness_parser  # noqa: E402
 from w1_logging import KEYS, METRICS, STEPS, machine, versions, workload  # noqa: E402
 
 RESULTS = HERE / "results" / "interop_wandb.json"
-SIDES = ("wandb", "aquarium")
+SIDES = ("wandb", "aquarium", "aquarium_client")
 
 
 def _check(history: dict, rows: list[dict[str, float]], timestamps: dict | None = None) -> str | None:
@@ -123,7 +125,7 @@ def side_wandb(steps: int, tmp: str) -> dict:
     return {**spans, "points": result.points, "error": error}
 
 
-def side_aquarium(steps: int, tmp: str) -> dict:
+def side_aquarium(steps: int, tmp: str, writer: str = "direct") -> dict:
     import aquarium
 
     rows = workload(steps)
@@ -141,7 +143,7 @@ def side_aquarium(steps: int, tmp: str) -> dict:
     spans["import_wandb"] = time.perf_counter() - start
     out = os.path.join(tmp, "wandb-out")
     cpu, start = _cpu(), time.perf_counter()
-    (exported,) = aquarium.export([run.id], "wandb", to=out, store=source, progress=False)
+    (exported,) = aquarium.export([run.id], "wandb", to=out, store=source, progress=False, writer=writer)
     spans["write"] = time.perf_counter() - start
     spans["write_cpu"] = _cpu() - cpu + _service_cpu(wandb)
     if exported.status != "ok":
@@ -164,7 +166,10 @@ def side_aquarium(steps: int, tmp: str) -> dict:
 
 
 def worker(side: str, steps: int, tmp: str) -> None:
-    result = (side_wandb if side == "wandb" else side_aquarium)(steps, tmp)
+    if side == "wandb":
+        result = side_wandb(steps, tmp)
+    else:
+        result = side_aquarium(steps, tmp, "client" if side == "aquarium_client" else "direct")
     print(json.dumps({"side": side, "steps": steps, **result}))
 
 
@@ -185,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     reps = interleave(SIDES, args.repeat, lambda side: run_one(side, args.steps, args.timeout))
 
-    w, a = reps["wandb"], reps["aquarium"]
+    w, a, ac = reps["wandb"], reps["aquarium"], reps["aquarium_client"]
     fig = {
         "wandb_write": median(w, "write"), "wandb_durable": median(w, "durable"), "wandb_loop": median(w, "loop"),
         "wandb_import": median(w, "import"),
@@ -193,11 +198,13 @@ def main(argv: list[str] | None = None) -> int:
         "aquarium_import": median(a, "import"), "aquarium_import_records": median(a, "import_records"),
         "import_wandb_module": median(w + a, "import_wandb"),
         "wandb_write_cpu": median(w, "write_cpu"), "aquarium_export_cpu": median(a, "write_cpu"),
+        "aquarium_export_client": median(ac, "write"), "aquarium_export_client_cpu": median(ac, "write_cpu"),
     }
     ratio = {
         "export / W&B client, file written": fig["aquarium_export"] / fig["wandb_durable"],
         "export / W&B client, finish() returned": fig["aquarium_export"] / fig["wandb_write"],
         "export / W&B client, CPU seconds": fig["aquarium_export_cpu"] / fig["wandb_write_cpu"],
+        "export with writer=client / W&B client, file written": fig["aquarium_export_client"] / fig["wandb_durable"],
         "import (run.json) / wandb leet inspect": (fig["aquarium_import"] / fig["wandb_inspect"]
                                                   if fig["wandb_inspect"] else None),
         "import (records) / wandb leet inspect": (fig["wandb_import"] / fig["wandb_inspect"]
@@ -211,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         ("Aquarium export() of the same run (store → offline run + run.json)", fig["aquarium_export"]),
         ("  CPU: the Python process over that span + the wandb-core service", fig["wandb_write_cpu"]),
         ("  CPU, the same for the export", fig["aquarium_export_cpu"]),
+        ("the same export with writer=\"client\" (W&B's client, row by row)", fig["aquarium_export_client"]),
+        ("  CPU, the same for it", fig["aquarium_export_client_cpu"]),
         ("Aquarium import of the exported run (reads aquarium/run.json)", fig["aquarium_import"]),
         ("Aquarium import of the exported run from its .wandb records alone", fig["aquarium_import_records"]),
         ("Aquarium import of W&B's own run (.wandb records)", fig["wandb_import"]),
@@ -223,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for label, value in ratio.items():
         print(f"  {label}: {'-' if value is None else f'{value:.2f}×'}")
-    failed = [r["error"] for r in w + a if r.get("error")]
+    failed = [r["error"] for r in w + a + ac if r.get("error")]
     for error in failed[:1]:
         print(f"\nWARNING: a check failed: {error}")
 
