@@ -16,7 +16,7 @@ from typing import Any
 from bokeh.core.templates import get_env
 from bokeh.embed import file_html
 from bokeh.models import Div
-from bokeh.resources import INLINE
+from bokeh.resources import Resources
 
 from aquarium.charts import THEMES
 
@@ -37,6 +37,24 @@ TEMPLATE = get_env().from_string("""\
 </main>
 {% endblock %}
 """)
+
+
+class _SelfContained(Resources):
+    """Inline resources without the ``__css__``/``__javascript__`` URLs of every model class the
+    process has imported: bokeh adds those whether the document uses the model or not, so a
+    process that also imported Panel (the dashboard's "Download report") put a link to Panel's
+    Tabulator stylesheet into the report, which then failed to load offline."""
+
+    def _collect_external_resources(self, resource_attr: Any) -> list[str]:
+        return []
+
+    def clone(self, *, components: Any = None) -> Resources:  # file_html clones; keep the class
+        copy = super().clone(components=components)
+        copy.__class__ = _SelfContained
+        return copy
+
+
+INLINE = _SelfContained(mode="inline")
 
 
 def page_css(theme: str) -> str:
