@@ -24,6 +24,7 @@ class RunDetail:
         self.context = context
         self.run_id: str | None = None
         self.chart: LiveChart | None = None
+        self.curves = pn.Column(sizing_mode="stretch_width")
         self.view = pn.Column(pn.pane.Markdown("*Click a run to see its details.*"),
                               sizing_mode="stretch_width", css_classes=["aquarium-run-detail"])
         context.on_refresh(self.refresh)
@@ -51,17 +52,26 @@ class RunDetail:
             pn.Column("**Source**", pn.pane.JSON(source, depth=1, theme=self._json_theme()), width=380),
             pn.Column("**Artifacts**", *self._artifacts(record), sizing_mode="stretch_width"),
         ))
+        self.chart = None
+        self.curves = pn.Column(sizing_mode="stretch_width")
+        parts.append(self.curves)
+        self.view[:] = parts
+        self._draw_curves(record)
+
+    def _draw_curves(self, record: Any) -> None:
+        """The run's curves, once it has points (a run just started may have none yet)."""
         if record.summaries:
             self.chart = LiveChart(self.context, "curves", max_points=1000)
-            parts.append(self.chart.draw(aquarium.compare([record], store=self.context.store)))
-        self.view[:] = parts
+            self.curves[:] = [self.chart.draw(aquarium.compare([record], store=self.context.store))]
 
     def refresh(self) -> None:
-        """Extend the open run's curves while it is running."""
-        if self.run_id is None or self.chart is None:
+        """Extend the open run's curves while it is running (draw them when its first points come)."""
+        if self.run_id is None:
             return
         record = self.context.store.get_run(self.run_id)
-        if record.status == "running" or self.chart.figure is None:
+        if self.chart is None:
+            self._draw_curves(record)
+        elif record.status == "running" or self.chart.figure is None:
             self.chart.update(aquarium.compare([record], store=self.context.store))
 
     def _json_theme(self) -> str:

@@ -140,7 +140,10 @@ class RunBrowser:
             keys = metric_keys(self.records.values())
             if keys != self.metrics.options:
                 self.metrics.options = keys
-            self.render()
+            if not self.metrics.value and keys:  # the first metrics arrived: show the usual columns
+                self.metrics.value = common_metrics(self.records.values())  # renders through the watcher
+            else:
+                self.render()
 
     # -- the table ------------------------------------------------------------------------------
     def render(self) -> None:
