@@ -120,7 +120,7 @@ def test_a_broken_page_shows_its_error_and_the_others_still_work(store):
     plugins.register(plugin, name="broken-page")
     try:
         app = build_app(store, refresh=0)
-        tabs = app.main[0]
+        [tabs] = [part for part in app if isinstance(part, pn.Tabs)]
         assert [name for name, _ in zip(tabs._names, tabs)][-1] == "Broken"
         assert "no GPU here" in tabs[-1].object
         assert tabs._names[0] == "Experiments"

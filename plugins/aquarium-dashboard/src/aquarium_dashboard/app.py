@@ -5,9 +5,6 @@ Settings come from the environment: ``AQUARIUM_STORE``, ``AQUARIUM_DASHBOARD_REF
 ``AQUARIUM_DASHBOARD_CHARTS`` (visualizer names, comma-separated; default: all installed).
 """
 
-import panel as pn
+from aquarium_dashboard.layout import app_from_environment
 
-from aquarium_dashboard.layout import app_from_environment, environment_charts, extensions
-
-pn.extension(*extensions(environment_charts()), notifications=False)
-app_from_environment().servable(title="Aquarium")
+app_from_environment().servable(title="Aquarium")  # loads the Panel extensions this session needs

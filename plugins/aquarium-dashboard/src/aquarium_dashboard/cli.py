@@ -44,7 +44,7 @@ def dashboard_command(store_uri: str | None, port: int, address: str, refresh: f
 
     from aquarium.stores import open_store
 
-    from .layout import build_app, chart_backends, extensions
+    from .layout import build_app, chart_backends
 
     store = open_store(store_uri)  # fail here, with one line, not in the first browser session
     chosen = list(charts) or None
@@ -53,7 +53,6 @@ def dashboard_command(store_uri: str | None, port: int, address: str, refresh: f
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--charts") from None
     allow = is_loopback(address) if allow_export is None else allow_export
-    pn.extension(*extensions(chosen), notifications=False)
     origin = [f"{host}:{port}" for host in ({address, "127.0.0.1", "localhost"} if is_loopback(address) else {address})]
     click.echo(f"Aquarium dashboard of {store.uri} at http://{address}:{port}/ "
                f"(refresh {refresh:g} s, exports {'on' if allow else 'off'}); Ctrl-C stops it.", err=True)

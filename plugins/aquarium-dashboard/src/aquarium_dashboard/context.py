@@ -46,6 +46,11 @@ class DashboardContext:
         self._callbacks: list[Callable[[], Any]] = []
 
     @property
+    def table_theme(self) -> str:
+        """The Tabulator theme that goes with the page's theme."""
+        return "midnight" if self.theme == "dark" else "simple"
+
+    @property
     def visualizer(self) -> Visualizer | None:
         """The visualizer charts are drawn with now, or None when no visualizer is installed."""
         return self.visualizers.get(self.settings.backend) if self.settings.backend else None

@@ -14,6 +14,7 @@ from aquarium.serialization import converter
 
 from .charts import LiveChart
 from .context import DashboardContext
+from .tables import table
 from .text import plain, text_pane
 
 
@@ -77,10 +78,9 @@ class RunDetail:
     def _json_theme(self) -> str:
         return "dark" if self.context.theme == "dark" else "light"
 
-    @staticmethod
-    def _tags(tags: dict[str, str]) -> Any:
+    def _tags(self, tags: dict[str, str]) -> Any:
         frame = pd.DataFrame(sorted(tags.items()), columns=["tag", "value"])
-        return pn.widgets.Tabulator(frame, show_index=False, disabled=True, height=min(300, 80 + 36 * len(tags)),
+        return table(self.context, frame, height=min(300, 80 + 36 * len(tags)),
                                     css_classes=["aquarium-tags"])
 
     def _save(self, notes: pn.widgets.TextAreaInput) -> list[Any]:

@@ -19,6 +19,7 @@ from aquarium.report import write_report
 
 from ..charts import LiveChart, hint
 from ..context import DashboardContext
+from ..tables import table
 from ..text import escaped, plain, text_pane
 
 SMOOTHINGS = {"none": None, "EMA 0.6": "ema:0.6", "EMA 0.9": "ema:0.9", "time-weighted EMA 0.6": "twema:0.6",
@@ -158,10 +159,10 @@ class CompareView:
                          "best step": stats.best_step, "last": stats.last, "count": stats.count,
                          "winner": "★" if winners.get(stats.metric) == stats.run_id else ""})
         frame = pd.DataFrame(rows, columns=["metric", "run", "best", "best step", "last", "count", "winner"])
-        table = pn.widgets.Tabulator(frame, show_index=False, disabled=True, sizing_mode="stretch_width",
+        grid = table(self.context, frame, sizing_mode="stretch_width",
                                      pagination="local", page_size=20, css_classes=["aquarium-performance"])
-        table.style.apply(lambda row: ["font-weight: 700" if row["winner"] else "" for _ in row], axis=1)
-        return pn.Column("### Performance", table, sizing_mode="stretch_width")
+        grid.style.apply(lambda row: ["font-weight: 700" if row["winner"] else "" for _ in row], axis=1)
+        return pn.Column("### Performance", grid, sizing_mode="stretch_width")
 
     def _params(self) -> Any:
         params = self.comparison.params
@@ -174,13 +175,13 @@ class CompareView:
             cells = {col: plain(values.get(r.id)) for col, r in zip(columns, self.comparison.runs)}
             rows.append({"param": key, **cells})
         frame = pd.DataFrame(rows, columns=["param", *columns])
-        table = pn.widgets.Tabulator(frame, show_index=False, disabled=True, sizing_mode="stretch_width",
+        grid = table(self.context, frame, sizing_mode="stretch_width",
                                      titles={c: escaped(c) for c in columns}, css_classes=["aquarium-params-table"])
         color = self.context.chart_options().colors["warning"]
-        table.style.apply(lambda row: [f"background-color: {color}; color: #1a252f" if row["param"] in differing
+        grid.style.apply(lambda row: [f"background-color: {color}; color: #1a252f" if row["param"] in differing
                                        else "" for _ in row], axis=1)
         note = f"{len(differing)} of {len(frame)} params differ (highlighted)."
-        return pn.Column("### Params", text_pane(note, css_classes=["aquarium-differing"]), table,
+        return pn.Column("### Params", text_pane(note, css_classes=["aquarium-differing"]), grid,
                          sizing_mode="stretch_width")
 
     def _groups(self) -> Any:
@@ -194,7 +195,7 @@ class CompareView:
                              "95% CI low": ci.low, "95% CI high": ci.high})
         frame = pd.DataFrame(rows, columns=["group", "metric", "runs", "final mean", "95% CI low", "95% CI high"])
         return pn.Column("### Groups (final value, Student's t)",
-                         pn.widgets.Tabulator(frame, show_index=False, disabled=True, sizing_mode="stretch_width",
+                         table(self.context, frame, sizing_mode="stretch_width",
                                               css_classes=["aquarium-groups"]),
                          sizing_mode="stretch_width")
 

@@ -16,6 +16,7 @@ from aquarium.query import matches, parse, quote, quote_key
 from ..context import DashboardContext
 from ..detail import RunDetail
 from ..frames import common_metrics, metric_keys, run_rows, status_color
+from ..tables import table
 from ..text import text_pane
 
 PAGE_SIZE = 20
@@ -51,9 +52,9 @@ class RunBrowser:
         self.error = text_pane("", visible=False, css_classes=["aquarium-query-error"],
                                  styles={"color": status_color("failed", context.theme)})
         self.count = text_pane("", css_classes=["aquarium-run-count"])
-        self.table = pn.widgets.Tabulator(
-            run_rows([], []), pagination="remote", page_size=PAGE_SIZE, selectable="checkbox", show_index=False,
-            disabled=True, sizing_mode="stretch_width", hidden_columns=["id"], css_classes=["aquarium-runs"],
+        self.table = table(
+            context, run_rows([], []), pagination="remote", page_size=PAGE_SIZE, selectable="checkbox",
+            sizing_mode="stretch_width", hidden_columns=["id"], css_classes=["aquarium-runs"],
             header_filters={c: TEXT_FILTER for c in ("name", "experiment", "group", "status")},
         )
         self.table.style.map(self._status_style, subset=["status"])

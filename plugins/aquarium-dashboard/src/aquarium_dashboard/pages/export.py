@@ -14,6 +14,7 @@ from aquarium.interfaces import DashboardPage, Exporter
 from aquarium.interop import exporters
 
 from ..context import DashboardContext
+from ..tables import table
 from ..text import text_pane
 
 RESULT_COLUMNS = ["run", "status", "target id", "detail"]
@@ -44,8 +45,8 @@ class ExportCard:
         self.progress = pn.indicators.Progress(value=0, max=1, width=360, visible=False,
                                                css_classes=["aquarium-export-progress"])
         self.status = text_pane("", css_classes=["aquarium-export-status"])
-        self.results = pn.widgets.Tabulator(pd.DataFrame(columns=RESULT_COLUMNS), show_index=False, disabled=True,
-                                            width=580, visible=False, css_classes=["aquarium-export-results"])
+        self.results = table(context, pd.DataFrame(columns=RESULT_COLUMNS), width=580, visible=False,
+                             css_classes=["aquarium-export-results"])
         self.button.on_click(self.start)
         notice = [] if context.allow_export else [pn.pane.Markdown(
             "*Exports typed into the page are off: start the dashboard with `--allow-export`.*")]
