@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
 import pandas as pd
+from bokeh.models import HTMLTemplateFormatter
 
 from aquarium.charts import THEMES
 from aquarium.directions import direction
-from aquarium.model import RunRecord
+from aquarium.model import STATUSES, RunRecord
 
 BASE_COLUMNS = ("id", "name", "experiment", "group", "status", "created", "duration")
 STATUS_COLORS = {"running": "info", "completed": "success", "failed": "danger", "killed": "warning",
@@ -24,6 +26,15 @@ def status_color(status: str, theme: str = "dark") -> str:
     if name.startswith("palette:"):
         return colors["palette"][int(name.split(":")[1])]
     return colors[name]
+
+
+def status_badge(theme: str = "dark") -> HTMLTemplateFormatter:
+    """The status column's cell: a coloured badge, drawn in the browser for the rows shown (a
+    pandas Styler would compute a style for every run of the store on every update)."""
+    colors = json.dumps({status: status_color(status, theme) for status in STATUSES})
+    return HTMLTemplateFormatter(template=(
+        f"<span class='aquarium-status' style='display:block; padding:0 4px; color:#ffffff; font-weight:600; "
+        f"background-color:<%= ({colors})[value] || '{THEMES[theme]['grid']}' %>'><%- value %></span>"))
 
 
 def common_metrics(records: Iterable[RunRecord], limit: int = 2) -> list[str]:

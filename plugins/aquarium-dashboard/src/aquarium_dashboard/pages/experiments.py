@@ -15,7 +15,7 @@ from aquarium.query import matches, parse, quote, quote_key
 
 from ..context import DashboardContext
 from ..detail import RunDetail
-from ..frames import common_metrics, metric_keys, run_rows, status_color
+from ..frames import common_metrics, metric_keys, run_rows, status_badge, status_color
 from ..tables import table
 from ..text import text_pane
 
@@ -55,9 +55,9 @@ class RunBrowser:
         self.table = table(
             context, run_rows([], []), pagination="remote", page_size=PAGE_SIZE, selectable="checkbox",
             sizing_mode="stretch_width", hidden_columns=["id"], css_classes=["aquarium-runs"],
+            formatters={"status": status_badge(context.theme)},
             header_filters={c: TEXT_FILTER for c in ("name", "experiment", "group", "status")},
         )
-        self.table.style.map(self._status_style, subset=["status"])
         self.detail = RunDetail(context)
         for widget in (self.query, self.search_text, self.statuses, self.dates, self.tag):
             widget.param.watch(lambda _: self.reload(), "value")
@@ -163,6 +163,3 @@ class RunBrowser:
         if event.column == "_selection":  # the checkbox column selects; it does not open
             return
         self.detail.show(self.table.value["id"].iloc[event.row])
-
-    def _status_style(self, status: str) -> str:
-        return f"background-color: {status_color(status, self.context.theme)}; color: #ffffff; font-weight: 600"
