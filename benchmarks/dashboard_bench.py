@@ -52,7 +52,7 @@ from w2_runs import build_big, workload
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "dashboard.json"
 LONG_RUNS, LONG_METRICS, LONG_STEPS = 20, 10, 100_000
-MAX_POINTS = 600  # what the Compare page asks the visualizer for
+MAX_POINTS = 400  # what the Compare page asks the visualizer for
 GOALS = {"first_paint_ratio": 1.5, "compare": 2.0}
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]

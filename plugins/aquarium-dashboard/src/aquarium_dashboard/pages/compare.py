@@ -24,7 +24,7 @@ from ..text import escaped, plain, text_pane
 
 SMOOTHINGS = {"none": None, "EMA 0.6": "ema:0.6", "EMA 0.9": "ema:0.9", "time-weighted EMA 0.6": "twema:0.6",
               "moving average 10": "ma:10"}
-MAX_POINTS = 600  # a subplot is a few hundred pixels wide; min/max buckets keep every spike
+MAX_POINTS = 400  # a subplot is a few hundred pixels wide; min/max buckets keep every spike
 
 
 class ComparePage(DashboardPage):

@@ -38,6 +38,7 @@ class RunBrowser:
     def __init__(self, context: DashboardContext) -> None:
         self.context = context
         self.records: dict[str, RunRecord] = {}
+        self.partial = False  # only the newest page is loaded yet
         self.query_text = ""
         self.query = pn.widgets.TextInput(
             label="Query", placeholder='e.g. params.lr < 1 and metrics.val/acc.best > 0.8', sizing_mode="stretch_width",
@@ -70,7 +71,11 @@ class RunBrowser:
             pn.Row(self.search_text, self.statuses, self.dates, self.tag, self.metrics),
             self.error, self.count, self.table, self.detail.view, sizing_mode="stretch_width",
         )
-        self.reload()
+        if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+            self.reload(limit=PAGE_SIZE)  # the newest page first: what the browser shows first
+            pn.state.onload(self.reload)  # then every run, once the page is up
+        else:
+            self.reload()
 
     # -- the query ------------------------------------------------------------------------------
     def compose(self) -> str:
@@ -97,8 +102,8 @@ class RunBrowser:
             parts.append(f"{field} = {quote(value.strip())}" if sep else f"{field} is not null")
         return " and ".join(parts)
 
-    def reload(self) -> None:
-        """Search again from scratch (a filter changed)."""
+    def reload(self, limit: int | None = None) -> None:
+        """Search again from scratch (a filter changed); ``limit`` reads only the newest runs."""
         try:
             query = self.compose()
         except QueryError as error:
@@ -106,7 +111,8 @@ class RunBrowser:
             return
         self.error.object, self.error.visible = "", False
         self.query_text = query
-        found = self.context.store.search(query, order_by=["-created"])
+        found = self.context.store.search(query, order_by=["-created"], limit=limit)
+        self.partial = limit is not None and len(found) == limit
         self.records = {r.id: r for r in found}
         keys = metric_keys(found)
         chosen = [k for k in self.metrics.value if k in keys] or common_metrics(found)
@@ -153,7 +159,7 @@ class RunBrowser:
         frame = run_rows(ordered, self.metrics.value)
         self.table.value = frame
         self.table.selection = [i for i, run_id in enumerate(frame["id"]) if run_id in selected]
-        self.count.object = f"{len(frame):,} runs"
+        self.count.object = f"{len(frame):,}+ runs (loading the rest)" if self.partial else f"{len(frame):,} runs"
 
     def _selected(self, event: Any) -> None:
         ids = self.table.value["id"]
