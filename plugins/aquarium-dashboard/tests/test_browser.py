@@ -159,9 +159,12 @@ def test_a_run_logged_elsewhere_appears_and_its_curve_grows(page, tmp_path, shot
             plot = page.locator(".aquarium-run-detail .js-plotly-plot")
             expect(plot).to_be_visible(timeout=20_000)
             first = plot.evaluate("el => el.data[0].x.length")
+            # The user zooms in, as with a drag: the zoom must survive the refreshes.
+            plot.evaluate("el => window.Plotly.relayout(el, {'xaxis.range': [0, 5]})")
             page.wait_for_timeout(2.5 * REFRESH * 1000)
             later = plot.evaluate("el => el.data[0].x.length")
             assert later > first, f"the curve did not grow: {first} then {later} points"
+            assert plot.evaluate("el => el.layout.xaxis.range") == [0, 5], "a refresh lost the zoom"
             page.screenshot(path=shots / "live.png", full_page=True)
         finally:
             trainer.terminate()
