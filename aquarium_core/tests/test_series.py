@@ -303,3 +303,33 @@ def test_mean_interval_by_hand():
     assert math.isnan(series.mean_interval([1.0, math.nan]).mean)  # a diverged seed shows
     with pytest.raises(ValueError, match="level"):
         series.mean_interval(values, level=95)
+
+
+# -- downsampling ------------------------------------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(st.floats(allow_nan=True, allow_infinity=False, width=32), min_size=1, max_size=600),
+       max_points=st.integers(2, 64))
+def test_minmax_keeps_every_extreme_within_max_points(values, max_points):
+    v = np.asarray(values, dtype=np.float64)
+    kept = series.minmax_indices(v, max_points)
+    assert 0 < len(kept) <= max_points and np.all(np.diff(kept) > 0)
+    if not np.all(np.isnan(v)):
+        assert np.nanmax(v) in v[kept] and np.nanmin(v) in v[kept]
+
+
+@pytest.mark.parametrize("max_points", [4, 7, 400, 1000])
+def test_a_growing_series_keeps_its_leading_points_until_it_doubles(max_points):
+    """Live charts rely on it: point by point, the kept points stay the same but for the last
+    two, so a dashboard sends only those and the new ones. Only when the series has doubled
+    are the buckets cut anew."""
+    v = np.random.default_rng(max_points).normal(size=40 * max_points)
+    before, recut = series.minmax_indices(v[: max_points + 1], max_points), 0
+    for n in range(max_points + 2, len(v) + 1, max(1, max_points // 50)):
+        after = series.minmax_indices(v[:n], max_points)
+        head = before[:-2]
+        if len(after) < len(head) or list(after[: len(head)]) != list(head):
+            recut += 1
+        before = after
+    assert recut <= math.ceil(math.log2(40)) + 1, f"cut anew {recut} times while growing 40-fold"

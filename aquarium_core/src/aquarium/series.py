@@ -15,17 +15,22 @@ from .model import MetricSeries
 def minmax_indices(values: np.ndarray, max_points: int) -> np.ndarray:
     """Indices of at most ``max_points`` points that keep each bucket's minimum and maximum.
 
-    The series is cut into ``max_points // 2`` equal buckets along its order; from each the
-    smallest and the largest value survive (NaN only where a bucket holds nothing else), so
-    a spike anywhere in a long series stays visible. Indices come back sorted.
+    The series is cut along its order into buckets of a power-of-two size, the smallest that
+    needs no more than ``max_points // 2`` of them; from each the smallest and the largest
+    value survive (NaN only where a bucket holds nothing else), so a spike anywhere in a long
+    series stays visible. Indices come back sorted.
+
+    The bucket size changes only when the series doubles, so while a series grows the points
+    kept from its full buckets stay the same: a live chart receives the last bucket and the
+    new ones, not the whole series again.
     """
     if isinstance(max_points, bool) or not isinstance(max_points, (int, np.integer)) or max_points < 2:
         raise ValueError(f"max_points {max_points!r} must be an int >= 2")
     n = len(values)
     if n <= max_points:
         return np.arange(n)
-    buckets = int(max_points) // 2
-    size = -(-n // buckets)
+    size = 1 << (-(-n // (int(max_points) // 2)) - 1).bit_length()
+    buckets = -(-n // size)
     padded = np.full(buckets * size, np.nan)
     padded[:n] = values
     grid = padded.reshape(buckets, size)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from bokeh.document import Document
-from bokeh.document.events import ColumnDataChangedEvent, ColumnsStreamedEvent
+from bokeh.document.events import ColumnDataChangedEvent, ColumnsPatchedEvent, ColumnsStreamedEvent
 from bokeh.models import DataTable, GlyphRenderer, HoverTool, Legend, Line
 
 import aquarium
@@ -108,6 +108,30 @@ def test_crossing_max_points_replaces_the_data_downsampled(runs):
     assert [e for e in events if isinstance(e, ColumnDataChangedEvent)]
     data = lines_by_run(figure)[first.id].data_source.data
     assert len(data["y"]) <= 20 and max(data["y"]) == 99.0 and 150 in list(data["step"])
+
+
+def test_a_curve_past_max_points_gets_its_last_bucket_and_new_points_only(runs):
+    path, first, _ = runs
+    options = ChartOptions(metrics=["loss"], max_points=40)
+    log(first, 10, 1000, lambda s: np.sin(s / 7.0))
+    figure = V.render("curves", aquarium.compare([first.id], store=path), options)
+    events = live(figure)
+    source = lines_by_run(figure)[first.id].data_source
+    before = len(source.data["step"])
+    log(first, 1000, 1030, lambda s: 5.0 if s == 1017 else np.sin(s / 7.0))
+    V.update(figure, aquarium.compare([first.id], store=path), options)
+    assert not [e for e in events if isinstance(e, ColumnDataChangedEvent)], "the whole curve was sent again"
+    sent = [e for e in events if isinstance(e, (ColumnsStreamedEvent, ColumnsPatchedEvent))]
+    assert sent and all(e.model is source for e in sent)
+    rows = sum(len(e.data["step"]) for e in sent if isinstance(e, ColumnsStreamedEvent)) + sum(
+        len(values) for e in sent if isinstance(e, ColumnsPatchedEvent) for _, values in e.patches["step"])
+    assert rows <= 4, f"{rows} rows sent for 30 new points in buckets of 64"
+    fresh = V.render("curves", aquarium.compare([first.id], store=path), options)
+    expected = lines_by_run(fresh)[first.id].data_source.data
+    assert len(source.data["step"]) >= before
+    for column in expected:
+        assert list(source.data[column]) == list(expected[column]), column
+    assert 1017 in list(source.data["step"]), "the spike among the new points is drawn"
 
 
 def test_smoothed_streams_too(runs):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -171,6 +172,68 @@ def test_a_run_logged_elsewhere_appears_and_its_curve_grows(page, tmp_path, shot
             trainer.wait(20)
         expect(row.locator("[tabulator-field='status']")).to_have_text("killed", timeout=(2 * REFRESH + 4) * 1000)
     finally:
+        stop(server)
+
+
+def events_sent(frames: list[str]) -> list[dict]:
+    """The document changes in the server's websocket messages (bokeh's PATCH-DOC events)."""
+    return [event for frame in frames if frame.startswith('{"events"') for event in json.loads(frame)["events"]]
+
+
+def columns_of(event: dict) -> dict[str, int]:
+    """Column name -> rows carried, for an event that sends a source's data."""
+    if event["kind"] == "ColumnsPatched":
+        return {name: sum((p[0]["stop"] - p[0]["start"]) if isinstance(p[0], dict) else 1 for p in patches)
+                for name, patches in event["patches"]["entries"]}
+    data = event.get("data") or event.get("new") or {}
+    entries = data.get("entries", []) if isinstance(data, dict) else []
+    return {name: (value.get("shape") or [len(value.get("array", []))])[0] if isinstance(value, dict) else len(value)
+            for name, value in entries}
+
+
+def test_a_long_curve_receives_only_its_new_points(page, tmp_path, shots):
+    """Past ``max_points`` a growing curve is downsampled, yet each refresh sends its newest
+    bucket and new points, not the whole curve again (the default, bokeh, charts)."""
+    store = str(tmp_path / "store")
+    aquarium.start_run(name="already-there", store=store, capture_source=False).finish()
+    url, server = serve(store, log_dir=tmp_path)
+    script = textwrap.dedent(f"""
+        import math, time, aquarium
+        with aquarium.start_run(name="long-one", store={store!r}, flush_interval=0.2, capture_source=False) as run:
+            for step in range(3000):
+                run.log({{"loss": math.sin(step / 50)}}, step=step)
+            run.flush()
+            for step in range(3000, 3600):
+                run.log({{"loss": math.sin(step / 50)}}, step=step)
+                time.sleep(0.1)
+    """)
+    frames: list[str] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda f: frames.append(f) if isinstance(f, str) else None))
+    trainer = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        open_dashboard(page, url)
+        row = page.locator(ROWS).filter(has_text="long-one")
+        expect(row).to_have_count(1, timeout=(2 * REFRESH + 4) * 1000)
+        row.locator("[tabulator-field='name']").click()
+        expect(page.locator(".aquarium-run-detail .bk-Canvas, .aquarium-run-detail canvas").first).to_be_visible(
+            timeout=20_000)
+        page.wait_for_timeout(REFRESH * 1000)
+        frames.clear()
+        page.wait_for_timeout(3 * REFRESH * 1000)
+        events = events_sent(frames)
+        curve = {e["model"]["id"] for e in events if {"step", "y"} <= set(columns_of(e))}
+        assert len(curve) == 1, "the curve received no new points"
+        resent = [e for e in events if e["model"]["id"] in curve and e["kind"] in ("ColumnDataChanged", "ModelChanged")]
+        assert not resent, f"the whole curve was sent again: {[(e['kind'], columns_of(e)) for e in resent]}"
+        rows = [columns_of(e)["step"] for e in events if e["model"]["id"] in curve]
+        assert max(rows) < 60, f"a refresh sent {max(rows)} rows of a curve holding ~750"
+        (source,) = curve
+        held = page.evaluate("id => Bokeh.documents.map(d => d.get_model_by_id(id)).find(m => m).data.step", source)
+        assert max(held) > 3000 and 500 < len(held) <= 1000, "the page holds the downsampled curve with its new points"
+        page.screenshot(path=shots / "live-long.png", full_page=True)
+    finally:
+        trainer.terminate()
+        trainer.wait(20)
         stop(server)
 
 

@@ -3,10 +3,13 @@
 The chart is rendered afresh and its keyed sources (see :mod:`aquarium_bokeh._common`) are
 merged into the figure's own:
 
-- a source whose old data is a prefix of the new data gets only the new rows, through
-  ``ColumnDataSource.stream`` (in a live document, only those rows travel to the browser);
-- otherwise (the series crossed ``max_points`` and was downsampled anew, or a smoothing
-  changed earlier points) the source's data is replaced;
+- a source whose old rows mostly lead the new data unchanged gets only the rest: the rows
+  that changed through ``ColumnDataSource.patch``, the new ones through ``stream`` (in a live
+  document only those rows travel to the browser). Downsampling keeps the leading points
+  of a growing series (:func:`aquarium.series.minmax_indices`), so a curve past
+  ``max_points`` gets its last bucket and its new points;
+- otherwise (the series doubled and was bucketed anew, or a smoothing changed earlier
+  points) the source's data is replaced;
 - in ``curves``/``smoothed``, a run that appeared gets its lines added to the subplot of
   its metric, and a run that left has its lines removed.
 
@@ -25,26 +28,41 @@ from bokeh.models import ColumnDataSource, DataTable, FactorRange, GlyphRenderer
 from ._common import chart_of, key_of, keyed_sources, subplots
 
 
-def same_prefix(old: Any, new: Any, n: int) -> bool:
-    if len(new) < n:
-        return False
-    a = np.asarray(old)
-    b = np.asarray(new[:n])
+def agreeing(old: Any, new: Any) -> int:
+    """How many leading rows of column ``old`` the column ``new`` repeats unchanged."""
+    n = min(len(old), len(new))
+    a, b = np.asarray(old[:n]), np.asarray(new[:n])
     if a.dtype.kind in "fiub" and b.dtype.kind in "fiub":
-        return bool(np.array_equal(a.astype(np.float64), b.astype(np.float64), equal_nan=True))
-    return list(old) == list(new[:n])
+        a, b = a.astype(np.float64), b.astype(np.float64)
+        same = (a == b) | (np.isnan(a) & np.isnan(b))
+    else:
+        same = np.array([x == y for x, y in zip(a.tolist(), b.tolist())], dtype=bool)
+    differ = np.flatnonzero(~same)
+    return int(differ[0]) if len(differ) else n
 
 
 def merge_data(target: ColumnDataSource, data: dict[str, Any]) -> None:
-    """Stream what is new when the old rows are a prefix of the new ones, else replace."""
+    """Send the browser only the rows that changed.
+
+    A series that grew keeps its leading rows (downsampling keeps the points of its full
+    buckets, :func:`aquarium.series.minmax_indices`): the rows that differ are patched and
+    the new ones streamed. When most rows changed (a smoothing that rewrites the past, a
+    series that doubled and was bucketed anew) or columns differ, the data is replaced.
+    """
     old = target.data
-    if set(old) == set(data) and old:
-        n = len(next(iter(old.values())))
-        if all(same_prefix(old[c], data[c], n) for c in old):
-            if len(next(iter(data.values()))) > n:
-                target.stream({c: data[c][n:] for c in data})
-            return
-    target.data = dict(data)
+    if not old or set(old) != set(data):
+        target.data = dict(data)
+        return
+    n_old = len(next(iter(old.values())))
+    n_new = len(next(iter(data.values())))
+    same = min(agreeing(old[c], data[c]) for c in old)
+    if n_new < n_old or same < n_old // 2:
+        target.data = dict(data)
+        return
+    if same < n_old:
+        target.patch({c: [(slice(same, n_old), list(data[c][same:n_old]))] for c in data})
+    if n_new > n_old:
+        target.stream({c: data[c][n_old:] for c in data})
 
 
 def update(figure: Any, fresh: Any) -> Any:
@@ -83,6 +101,12 @@ def mappers(root: Any) -> list[Any]:
     return list(root.select({"type": LinearColorMapper}))
 
 
+def set_if_changed(model: Any, attr: str, value: Any) -> None:
+    """Assign only a new value: every assignment travels to the browser, equal or not."""
+    if getattr(model, attr) != value:
+        setattr(model, attr, value)
+
+
 def merge_sources(figure: Any, fresh: Any) -> None:
     new = keyed_sources(fresh)
     old = keyed_sources(figure)
@@ -92,9 +116,9 @@ def merge_sources(figure: Any, fresh: Any) -> None:
 
 
 def copy_texts(figure: Any, fresh: Any) -> None:
-    figure.title.text = fresh.title.text
+    set_if_changed(figure.title, "text", fresh.title.text)
     for old, new in zip([*figure.xaxis, *figure.yaxis], [*fresh.xaxis, *fresh.yaxis]):
-        old.axis_label = new.axis_label
+        set_if_changed(old, "axis_label", new.axis_label)
     for old, new in zip(figure.select({"type": HoverTool}), fresh.select({"type": HoverTool})):
         old.tooltips = new.tooltips
 
@@ -135,7 +159,7 @@ def merge_lines(fig: Any, fresh: Any) -> None:
     """Stream into the lines already drawn, add the new runs' lines, drop the departed ones."""
     old_sources = keyed_sources(fig)
     new_sources = keyed_sources(fresh)
-    fig.title.text = fresh.title.text
+    set_if_changed(fig.title, "text", fresh.title.text)
     renderers_of_new = {key_of(r.data_source): r for r in fresh.renderers if isinstance(r, GlyphRenderer)}
     old_hovers = {hover_kind(t): t for t in fig.select({"type": HoverTool})}
     new_hovers = {hover_kind(t): t for t in fresh.select({"type": HoverTool})}
