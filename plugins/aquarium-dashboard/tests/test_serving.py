@@ -62,17 +62,19 @@ def test_a_third_party_page_appears_as_a_tab_and_follows_the_selection(page, dem
 
 
 def test_panel_serve_on_the_shipped_app_file(page, demo_store, tmp_path):
+    """The README's line: the app at ``/`` itself (``--index app``) and at ``/app``."""
     port = free_port()
     log = tmp_path / "panel.log"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "panel", "serve", APP_FILE, "--port", str(port), "--address", "127.0.0.1",
-         f"--allow-websocket-origin=127.0.0.1:{port}"],
+        [sys.executable, "-m", "panel", "serve", APP_FILE, "--index", "app", "--port", str(port),
+         "--address", "127.0.0.1", f"--allow-websocket-origin=127.0.0.1:{port}"],
         stdout=log.open("w"), stderr=subprocess.STDOUT,
         env={**__import__("os").environ, "AQUARIUM_STORE": demo_store, "AQUARIUM_DASHBOARD_REFRESH": "0"})
     try:
         wait_for(f"http://127.0.0.1:{port}/app", proc, log)
-        page.goto(f"http://127.0.0.1:{port}/app")
         count = len(aquarium.search(store=demo_store))
-        expect(page.locator(".aquarium-run-count")).to_have_text(f"{count} runs", timeout=30_000)
+        for path in ("", "app"):
+            page.goto(f"http://127.0.0.1:{port}/{path}")
+            expect(page.locator(".aquarium-run-count")).to_have_text(f"{count} runs", timeout=30_000)
     finally:
         stop(proc)
