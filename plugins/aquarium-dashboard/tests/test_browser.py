@@ -191,9 +191,15 @@ def columns_of(event: dict) -> dict[str, int]:
             for name, value in entries}
 
 
+#: The x and y ranges of every bokeh plot in the page, as the browser holds them.
+RANGES = """() => [...Bokeh.documents].flatMap(d => [...d.all_models])
+    .filter(m => m.type === 'DataRange1d' || m.type === 'Range1d').map(m => [m.id, m.start, m.end])"""
+
+
 def test_a_long_curve_receives_only_its_new_points(page, tmp_path, shots):
     """Past ``max_points`` a growing curve is downsampled, yet each refresh sends its newest
-    bucket and new points, not the whole curve again (the default, bokeh, charts)."""
+    bucket and new points, not the whole curve again, and the user's pan stays (the default,
+    bokeh, charts)."""
     store = str(tmp_path / "store")
     aquarium.start_run(name="already-there", store=store, capture_source=False).finish()
     url, server = serve(store, log_dir=tmp_path)
@@ -215,11 +221,22 @@ def test_a_long_curve_receives_only_its_new_points(page, tmp_path, shots):
         row = page.locator(ROWS).filter(has_text="long-one")
         expect(row).to_have_count(1, timeout=(2 * REFRESH + 4) * 1000)
         row.locator("[tabulator-field='name']").click()
-        expect(page.locator(".aquarium-run-detail .bk-Canvas, .aquarium-run-detail canvas").first).to_be_visible(
-            timeout=20_000)
+        canvas = page.locator(".aquarium-run-detail .bk-Canvas").first
+        expect(canvas).to_be_visible(timeout=20_000)
         page.wait_for_timeout(REFRESH * 1000)
+        unpanned = page.evaluate(RANGES)
+        box = canvas.bounding_box()
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x - 150, y, steps=5)  # the user pans the curve (bokeh's default drag)
+        page.mouse.up()
+        page.wait_for_timeout(300)
+        panned = page.evaluate(RANGES)
+        assert panned != unpanned, "the drag did not pan the plot"
         frames.clear()
         page.wait_for_timeout(3 * REFRESH * 1000)
+        assert page.evaluate(RANGES) == panned, "a refresh moved the user's view"
         events = events_sent(frames)
         curve = {e["model"]["id"] for e in events if {"step", "y"} <= set(columns_of(e))}
         assert len(curve) == 1, "the curve received no new points"
