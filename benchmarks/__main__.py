@@ -1,7 +1,7 @@
 """``python benchmarks`` (or ``python -m benchmarks`` from the repository root): run the workloads.
 
 By default W1 (``w1_logging``) and W2 (``w2_runs``); ``--all`` runs every workload in this folder
-that imports (``compare_bench``, ``interop_*``, ``postgres_bench``, ``charts_*`` too), ``--only``
+that imports (``compare_bench``, ``interop_*``, ``postgres_bench``, ``charts_*``, ``dashboard_*`` too), ``--only``
 picks some. Every other option is passed on to each workload that accepts it (read from its
 ``--help``); an option no selected workload accepts is an error::
 
@@ -32,7 +32,7 @@ sys.path.insert(0, str(HERE))
 
 DEFAULT = ("w1_logging", "w2_runs")
 #: Every workload, in the order they run; ``*`` patterns are expanded, sorted, over the files present.
-ORDER = ("w1_logging", "w2_runs", "compare_bench", "interop_*", "postgres_bench", "charts_*")
+ORDER = ("w1_logging", "w2_runs", "compare_bench", "interop_*", "postgres_bench", "charts_*", "dashboard_*")
 
 
 def workloads() -> list[str]:
