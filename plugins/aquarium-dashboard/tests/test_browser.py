@@ -68,6 +68,9 @@ def test_table_lists_the_demo_runs(page, dashboard, demo_store, shots):
     assert set(names(page)) == expected
     expect(page.locator(ROWS).filter(has_text="mlp-lr400-seed0").locator("[tabulator-field='status']")) \
         .to_have_text("failed")
+    durations = page.locator(f"{ROWS} .tabulator-cell[tabulator-field='duration']").all_inner_texts()
+    assert durations and all(re.fullmatch(r"\d+ ms|\d+\.\d+ s|\d+ min \d+ s|\d+ h \d+ min", d) for d in durations), \
+        f"durations as people read them: {durations}"
     page.screenshot(path=shots / "experiments.png", full_page=True)
 
 

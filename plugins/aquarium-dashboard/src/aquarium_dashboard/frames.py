@@ -37,6 +37,18 @@ def status_badge(theme: str = "dark") -> HTMLTemplateFormatter:
         f"background-color:<%= ({colors})[value] || '{THEMES[theme]['grid']}' %>'><%- value %></span>"))
 
 
+def duration_cell() -> HTMLTemplateFormatter:
+    """Seconds as people read them: 318 ms, 4.25 s, 48.5 s, 5 min 3 s, 2 h 5 min (the cell keeps the
+    number, so the column sorts by it). A new model per table: a bokeh model has one document."""
+    return HTMLTemplateFormatter(template=(
+        "<%= (value == null || isNaN(value)) ? '' "
+        ": value < 1 ? Math.round(value * 1000) + ' ms' "
+        ": value < 10 ? value.toFixed(2) + ' s' "
+        ": value < 60 ? value.toFixed(1) + ' s' "
+        ": value < 3600 ? Math.floor(value / 60) + ' min ' + Math.floor(value % 60) + ' s' "
+        ": Math.floor(value / 3600) + ' h ' + Math.floor(value % 3600 / 60) + ' min' %>"))
+
+
 def common_metrics(records: Iterable[RunRecord], limit: int = 2) -> list[str]:
     """The metric keys most runs have: the run table's default metric columns."""
     counts = Counter(key for record in records for key in record.summaries)

@@ -15,7 +15,7 @@ from aquarium.query import matches, parse, quote, quote_key
 
 from ..context import DashboardContext
 from ..detail import RunDetail
-from ..frames import common_metrics, metric_keys, run_rows, status_badge, status_color
+from ..frames import common_metrics, duration_cell, metric_keys, run_rows, status_badge, status_color
 from ..tables import table
 from ..text import text_pane
 
@@ -56,7 +56,7 @@ class RunBrowser:
         self.table = table(
             context, run_rows([], []), pagination="remote", page_size=PAGE_SIZE, selectable="checkbox",
             sizing_mode="stretch_width", hidden_columns=["id"], css_classes=["aquarium-runs"],
-            formatters={"status": status_badge(context.theme)},
+            formatters={"status": status_badge(context.theme), "duration": duration_cell()},
             header_filters={c: TEXT_FILTER for c in ("name", "experiment", "group", "status")},
         )
         self.detail = RunDetail(context)
