@@ -141,41 +141,55 @@ def test_user_text_stays_text(page, dashboard):
     page.wait_for_timeout(1000)  # give any injected handler the chance to fire
 
 
-def test_a_run_logged_elsewhere_appears_and_its_curve_grows(page, tmp_path, shots):
+@pytest.fixture
+def live(tmp_path):
+    """A store holding one finished run, served with a short refresh: (store, url)."""
     store = str(tmp_path / "store")
     aquarium.start_run(name="already-there", store=store, capture_source=False).finish()
     url, server = serve(store, log_dir=tmp_path)
+    yield store, url
+    stop(server)
+
+
+def train(store: str, name: str, *, burst: int = 0, steady: int = 400) -> subprocess.Popen:
+    """A run logging from another process: ``burst`` points at once, then ``steady`` more, one
+    every 0.1 s (end it with ``terminate``)."""
     script = textwrap.dedent(f"""
-        import time, aquarium
-        with aquarium.start_run(name="live-one", store={store!r}, flush_interval=0.2, capture_source=False) as run:
-            for step in range(400):
-                run.log({{"loss": 1 / (step + 1)}}, step=step)
-                time.sleep(0.1)
+        import math, time, aquarium
+        with aquarium.start_run(name={name!r}, store={store!r}, flush_interval=0.2, capture_source=False) as run:
+            for step in range({burst + steady}):
+                run.log({{"loss": 1 / (step + 1) + 0.1 * math.sin(step / 50)}}, step=step)
+                if step == {burst - 1}:
+                    run.flush()
+                if step >= {burst}:
+                    time.sleep(0.1)
     """)
+    return subprocess.Popen([sys.executable, "-c", script])
+
+
+def test_a_run_logged_elsewhere_appears_and_its_curve_grows(page, live, shots):
+    store, url = live
+    open_dashboard(page, url, charts="plotly")
+    trainer = train(store, "live-one")
     try:
-        open_dashboard(page, url, charts="plotly")
-        trainer = subprocess.Popen([sys.executable, "-c", script])
-        try:
-            row = page.locator(ROWS).filter(has_text="live-one")
-            expect(row).to_have_count(1, timeout=(2 * REFRESH + 4) * 1000)
-            expect(row.locator("[tabulator-field='status']")).to_have_text("running")
-            row.locator("[tabulator-field='name']").click()
-            plot = page.locator(".aquarium-run-detail .js-plotly-plot")
-            expect(plot).to_be_visible(timeout=20_000)
-            first = plot.evaluate("el => el.data[0].x.length")
-            # The user zooms in, as with a drag: the zoom must survive the refreshes.
-            plot.evaluate("el => window.Plotly.relayout(el, {'xaxis.range': [0, 5]})")
-            page.wait_for_timeout(2.5 * REFRESH * 1000)
-            later = plot.evaluate("el => el.data[0].x.length")
-            assert later > first, f"the curve did not grow: {first} then {later} points"
-            assert plot.evaluate("el => el.layout.xaxis.range") == [0, 5], "a refresh lost the zoom"
-            page.screenshot(path=shots / "live.png", full_page=True)
-        finally:
-            trainer.terminate()
-            trainer.wait(20)
-        expect(row.locator("[tabulator-field='status']")).to_have_text("killed", timeout=(2 * REFRESH + 4) * 1000)
+        row = page.locator(ROWS).filter(has_text="live-one")
+        expect(row).to_have_count(1, timeout=(2 * REFRESH + 4) * 1000)
+        expect(row.locator("[tabulator-field='status']")).to_have_text("running")
+        row.locator("[tabulator-field='name']").click()
+        plot = page.locator(".aquarium-run-detail .js-plotly-plot")
+        expect(plot).to_be_visible(timeout=20_000)
+        first = plot.evaluate("el => el.data[0].x.length")
+        # The user zooms in, as with a drag: the zoom must survive the refreshes.
+        plot.evaluate("el => window.Plotly.relayout(el, {'xaxis.range': [0, 5]})")
+        page.wait_for_timeout(2.5 * REFRESH * 1000)
+        later = plot.evaluate("el => el.data[0].x.length")
+        assert later > first, f"the curve did not grow: {first} then {later} points"
+        assert plot.evaluate("el => el.layout.xaxis.range") == [0, 5], "a refresh lost the zoom"
+        page.screenshot(path=shots / "live.png", full_page=True)
     finally:
-        stop(server)
+        trainer.terminate()
+        trainer.wait(20)
+    expect(row.locator("[tabulator-field='status']")).to_have_text("killed", timeout=(2 * REFRESH + 4) * 1000)
 
 
 def events_sent(frames: list[str]) -> list[dict]:
@@ -199,26 +213,14 @@ RANGES = """() => [...Bokeh.documents].flatMap(d => [...d.all_models])
     .filter(m => m.type === 'DataRange1d' || m.type === 'Range1d').map(m => [m.id, m.start, m.end])"""
 
 
-def test_a_long_curve_receives_only_its_new_points(page, tmp_path, shots):
+def test_a_long_curve_receives_only_its_new_points(page, live, shots):
     """Past ``max_points`` a growing curve is downsampled, yet each refresh sends its newest
     bucket and new points, not the whole curve again, and the user's pan stays (the default,
     bokeh, charts)."""
-    store = str(tmp_path / "store")
-    aquarium.start_run(name="already-there", store=store, capture_source=False).finish()
-    url, server = serve(store, log_dir=tmp_path)
-    script = textwrap.dedent(f"""
-        import math, time, aquarium
-        with aquarium.start_run(name="long-one", store={store!r}, flush_interval=0.2, capture_source=False) as run:
-            for step in range(3000):
-                run.log({{"loss": math.sin(step / 50)}}, step=step)
-            run.flush()
-            for step in range(3000, 3600):
-                run.log({{"loss": math.sin(step / 50)}}, step=step)
-                time.sleep(0.1)
-    """)
+    store, url = live
     frames: list[str] = []
     page.on("websocket", lambda ws: ws.on("framereceived", lambda f: frames.append(f) if isinstance(f, str) else None))
-    trainer = subprocess.Popen([sys.executable, "-c", script])
+    trainer = train(store, "long-one", burst=3000)
     try:
         open_dashboard(page, url)
         row = page.locator(ROWS).filter(has_text="long-one")
@@ -254,7 +256,6 @@ def test_a_long_curve_receives_only_its_new_points(page, tmp_path, shots):
     finally:
         trainer.terminate()
         trainer.wait(20)
-        stop(server)
 
 
 def test_export_to_a_file_based_mlflow_store(page, dashboard, demo_store, tmp_path, shots, monkeypatch):
