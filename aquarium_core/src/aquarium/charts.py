@@ -113,6 +113,22 @@ def check_chart(chart: str) -> str:
     return chart
 
 
+def n_runs(n: int) -> str:
+    """``1 run``, ``2 runs``: how chart titles count runs."""
+    return f"{n:,} run" if n == 1 else f"{n:,} runs"
+
+
+def banded_groups(comparison: Any, metric: str, options: ChartOptions, smoothing: str | None = None) -> dict[str, Any]:
+    """The groups a curve chart draws as a mean and band instead of their runs' lines, as
+    ``{name: GroupAggregate}``: with ``options.band`` on and ``x="step"`` (seeds align by
+    step), each group with two or more runs that have ``metric``. A group of one is drawn as
+    its run, under the run's name ("mean of 1" would say nothing)."""
+    if options.band is None or options.x != "step":
+        return {}
+    return {name: aggregate for name, aggregate in comparison.groups(metric, smoothing=smoothing).items()
+            if len(aggregate.run_ids) > 1}
+
+
 def entity_colors(comparison: Any, options: ChartOptions) -> dict[str, str]:
     """One palette colour per drawn entity, in the comparison's order and the same in every
     subplot and redraw of every backend: a group shares one colour when bands are on, else each

@@ -370,6 +370,18 @@ class VisualizerSuite:
         assert not self._traces(figure, "mean") and not self._traces(figure, "band")
         assert seeds <= set(self._by_run(figure, "line", "loss"))
 
+    def test_a_group_of_one_is_drawn_as_its_run(self, visualizer, suite_runs):
+        """A run detail or a comparison holding one seed of a group: its line, under its own
+        name, not a "mean of 1" and a band of no width."""
+        ids = [suite_runs.ids["seed-0"], suite_runs.ids["diverged"]]
+        one = aquarium.compare(ids, store=suite_runs.path)
+        figure = visualizer.render("curves", one, ChartOptions(metrics=["loss"], band="minmax"))
+        assert not self._traces(figure, "mean") and not self._traces(figure, "band")
+        lines = self._by_run(figure, "line", "loss")
+        assert set(lines) == set(ids)
+        curve = one.curves("loss")[ids[0]]
+        assert lines[ids[0]]["name"] == curve.run_name and _same(lines[ids[0]]["y"], curve.y)
+
     @pytest.mark.parametrize("x", ["wall_time", "relative_time", "acc"])
     def test_x_axes(self, visualizer, comparison, x):
         figure = visualizer.render("curves", comparison, ChartOptions(metrics=["loss"], x=x, band=None))

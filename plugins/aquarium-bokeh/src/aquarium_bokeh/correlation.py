@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from bokeh.models import ColorBar, FactorRange, HoverTool, LinearColorMapper
 
-from aquarium.charts import ChartOptions
+from aquarium.charts import ChartOptions, n_runs
 from aquarium.series import last_per_step
 
 from ._common import chart_metrics, correlations, grid, new_figure, numeric, source, style
@@ -35,7 +35,7 @@ def render(comparison: Any, options: ChartOptions) -> Any:
         what = f"of metrics within run {run.name}"
     else:
         names, columns = across_runs(comparison, options)
-        what = f"across {len(comparison.runs)} runs"
+        what = f"across {n_runs(len(comparison.runs))}"
     r, rho, n = correlations(columns)
     figures = [matrix_figure("Pearson", "pearson", r, n, names, what, options),
                matrix_figure("Spearman", "spearman", rho, n, names, what, options)]

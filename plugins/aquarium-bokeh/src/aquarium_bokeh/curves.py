@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from bokeh.models import GlyphRenderer, HoverTool, LegendItem, Line, VArea
 
-from aquarium.charts import ChartOptions, entity_colors
+from aquarium.charts import ChartOptions, banded_groups, entity_colors
 from aquarium.series import last_per_step
 
 from ._common import (
@@ -62,9 +62,8 @@ def metric_figure(comparison: Any, metric: str, options: ChartOptions, spec: str
     shared = Shared()
     curves = comparison.curves(metric, x=x, smoothing=spec)
     walls = wall_times(comparison, metric, x, curves)
-    banded = options.band is not None and x == "step" and bool(comparison.group_names)  # seeds align by step
-    groups = comparison.groups(metric, smoothing=spec) if banded else {}
-    raw_groups = comparison.groups(metric) if groups and smoothed else {}
+    groups = banded_groups(comparison, metric, options, spec)
+    raw_groups = banded_groups(comparison, metric, options) if groups and smoothed else {}
     grouped = {run_id for aggregate in groups.values() for run_id in aggregate.run_ids}
 
     title = f"{metric} (smoothed: {spec})" if spec else metric

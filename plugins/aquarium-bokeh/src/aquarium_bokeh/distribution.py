@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from bokeh.models import GlyphRenderer, HoverTool, LegendItem, Quad, Segment
 
-from aquarium.charts import ChartOptions, entity_colors
+from aquarium.charts import ChartOptions, entity_colors, n_runs
 
 from ._common import MAX_LEGEND, Shared, add_legend, chart_metrics, fmt, grid, new_figure, source, style
 
@@ -112,7 +112,7 @@ def final_figure(comparison: Any, metric: str, options: ChartOptions) -> Any:
     which = np.clip(np.searchsorted(edges, kept, side="right") - 1, 0, len(edges) - 2)
     kept_names = [n for n, good in zip(names, ok) if good]
     in_bin = [", ".join(n for n, b in zip(kept_names, which) if b == i) for i in range(len(counts))]
-    fig = new_figure(options, f"final {metric} across {len(kept)} runs: mean {fmt(mean)}, median {fmt(median)}",
+    fig = new_figure(options, f"final {metric} across {n_runs(len(kept))}: mean {fmt(mean)}, median {fmt(median)}",
                      f"final {metric}", "runs", y_axis_type="log" if options.log_y else "linear")
     fig.tags = [{"aquarium_metric": metric}]
     color = options.colors["info"]

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from aquarium import series
-from aquarium.charts import ChartOptions, entity_colors
+from aquarium.charts import ChartOptions, banded_groups, entity_colors, n_runs
 
 from ._common import (
     axis,
@@ -128,13 +128,12 @@ def render(comparison: Any, options: ChartOptions, *, smoothed: bool) -> Any:
     spec = options.smoothing or (DEFAULT_SMOOTHING if smoothed else None)
     colours = entity_colors(comparison, options)
     cells = grid(len(metrics))
-    grouped = options.band is not None and options.x == "step"  # seeds aggregate step-wise
     total = sum(min(run.summaries[m].count, options.max_points) for m in metrics for run in comparison.runs
                 if m in run.summaries) * (2 if smoothed else 1)
     trace_type = line_type(total)
     rows = -(-len(cells) // min(2, len(cells)))
     what = "Smoothed curves" if smoothed else "Curves"
-    title = f"{what} of {len(comparison.runs)} runs" + (f" ({esc(spec)})" if spec else "")
+    title = f"{what} of {n_runs(len(comparison.runs))}" + (f" ({esc(spec)})" if spec else "")
     layout = theme_layout(options, title=title, height=ROW_HEIGHT * rows + 110)
     layout["hovermode"] = "closest"
     annotations = []
@@ -143,8 +142,10 @@ def render(comparison: Any, options: ChartOptions, *, smoothed: bool) -> Any:
     for metric, cell in zip(metrics, cells):
         curves = comparison.curves(metric, x=options.x, smoothing=spec)
         times = _timestamps(comparison, metric, options.x, curves)
+        groups = banded_groups(comparison, metric, options, spec)
+        grouped = {run_id for aggregate in groups.values() for run_id in aggregate.run_ids}
         for run_id, curve in curves.items():
-            if grouped and curve.group is not None:
+            if run_id in grouped:
                 continue
             legend = run_id not in shown
             shown.add(run_id)
@@ -154,9 +155,9 @@ def render(comparison: Any, options: ChartOptions, *, smoothed: bool) -> Any:
                 data.append(_line(curve, curve.y, times[run_id], kind="smoothed", showlegend=legend, **common))
             else:
                 data.append(_line(curve, curve.y, times[run_id], kind="line", showlegend=legend, **common))
-        if grouped:
-            raws = comparison.groups(metric) if smoothed else {}
-            for name, aggregate in comparison.groups(metric, smoothing=spec).items():
+        if groups:
+            raws = banded_groups(comparison, metric, options) if smoothed else {}
+            for name, aggregate in groups.items():
                 key = f"group:{name}"
                 data += _group(aggregate, raws.get(name), cell=cell, colour=colours[key], options=options,
                                trace_type=trace_type, showlegend=key not in shown)

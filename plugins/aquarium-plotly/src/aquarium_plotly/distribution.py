@@ -8,7 +8,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from aquarium.charts import ChartOptions, entity_colors
+from aquarium.charts import ChartOptions, entity_colors, n_runs
 
 from ._common import (
     STATED_RUNS,
@@ -92,7 +92,7 @@ def render(comparison: Any, options: ChartOptions) -> Any:
             fields = {"metric": metric}
             bars, top = _bars(finite, bins, name="final values", colour=options.colors["info"], cell=cell,
                               kind_fields=fields, legendgroup="final", opacity=0.85)
-            marks, sentence = _marks(finite, top, who=f"{len(finite)} runs", colour=options.colors["warning"],
+            marks, sentence = _marks(finite, top, who=n_runs(len(finite)), colour=options.colors["warning"],
                                      cell=cell, kind_fields=fields, legendgroup="final")
             bars["showlegend"] = "final" not in shown
             shown.add("final")

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from aquarium import series
-from aquarium.charts import ChartOptions
+from aquarium.charts import ChartOptions, n_runs
 
 from ._common import axis, esc, figure, grid, meta, metrics_of, numeric, subplot_title, theme_layout
 
@@ -61,7 +61,7 @@ def _across_runs(comparison: Any, options: ChartOptions) -> tuple[list[str], lis
     for metric in metrics_of(comparison, options):
         labels.append(f"metrics.{metric}.last")
         columns.append(np.array([r.summaries[metric].last if metric in r.summaries else np.nan for r in runs]))
-    return labels, columns, f"Correlation of numeric params and final metrics across {len(runs)} runs"
+    return labels, columns, f"Correlation of numeric params and final metrics across {n_runs(len(runs))}"
 
 
 def _within_run(comparison: Any, options: ChartOptions) -> tuple[list[str], list[np.ndarray], str]:
@@ -173,7 +173,7 @@ def render_heatmap(comparison: Any, options: ChartOptions) -> Any:
     rows_total = sum(sum(1 for r in comparison.runs if m in r.summaries) for m in metrics)
     height = 120 + sum(max(220, min(700, 18 * sum(1 for r in comparison.runs if m in r.summaries) + 90))
                        for m in metrics)
-    layout = theme_layout(options, title=f"Heatmap of {len(comparison.runs)} runs × steps (each metric normalized "
+    layout = theme_layout(options, title=f"Heatmap of {n_runs(len(comparison.runs))} × steps (each metric normalized "
                                          "to 0–1)", height=height)
     data, annotations = [], []
     for index, (metric, cell) in enumerate(zip(metrics, cells)):

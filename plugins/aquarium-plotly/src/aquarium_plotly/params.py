@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from aquarium.charts import ChartOptions, entity_colors
+from aquarium.charts import ChartOptions, entity_colors, n_runs
 
 from ._common import (
     axis,
@@ -74,7 +74,7 @@ def render_parallel(comparison: Any, options: ChartOptions) -> Any:
     dimensions.append(dim)
     finite = best[np.isfinite(best)]
     colours = options.colors
-    layout = theme_layout(options, title=f"Params of {len(runs)} runs against the best {esc(metric)}",
+    layout = theme_layout(options, title=f"Params of {n_runs(len(runs))} against the best {esc(metric)}",
                           height=480)
     layout["margin"] = {"l": 80, "r": 80, "t": 110, "b": 40}
     trace = {

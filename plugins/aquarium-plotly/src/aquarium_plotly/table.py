@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aquarium.charts import ChartOptions
+from aquarium.charts import ChartOptions, n_runs
 
 from ._common import esc, figure, metrics_of, number, theme_layout
 
@@ -48,7 +48,7 @@ def render(comparison: Any, options: ChartOptions) -> Any:
         columns += [best, best_step, last, last_step]
         fills += [fill] + [[colours["background"]] * len(comparison.runs)] * 3
     height = min(900, 110 + 28 * (len(comparison.runs) + 1))
-    layout = theme_layout(options, title=f"Summary of {len(comparison.runs)} runs (best per metric highlighted)",
+    layout = theme_layout(options, title=f"Summary of {n_runs(len(comparison.runs))} (best per metric highlighted)",
                           height=height)
     layout["margin"] = {"l": 20, "r": 20, "t": 60, "b": 20}
     trace = {
