@@ -16,6 +16,7 @@ from aquarium.errors import QueryError
 from aquarium_dashboard.cli import is_loopback
 from aquarium_dashboard.context import DashboardContext
 from aquarium_dashboard.layout import build_app, pages
+from aquarium_dashboard.pages.compare import CompareView
 from aquarium_dashboard.pages.experiments import RunBrowser
 from aquarium_dashboard.pages.export import ExportCard
 from aquarium_dashboard.testing import XSS
@@ -158,3 +159,22 @@ def test_charts_choose_the_backends_and_what_the_page_loads(aquarium_cli):
     assert list(chart_backends(["bokeh"])) == ["bokeh"]
     result = CliRunner().invoke(aquarium_cli, ["dashboard", "--charts", "matplotlib", "--port", "0"])
     assert result.exit_code != 0 and "'matplotlib'" in result.output and "Traceback" not in result.output
+
+
+def test_compare_aggregates_only_runs_that_share_a_group(tmp_path):
+    path = str(tmp_path / "store")
+    ids = []
+    for name, group in (("seed-0", "seeds"), ("seed-1", "seeds"), ("solo", "lr=3")):
+        with aquarium.start_run(name=name, group=group, store=path, capture_source=False) as run:
+            for step in range(5):
+                run.log({"loss": step + len(ids)}, step=step)
+        ids.append(run.id)
+    context = DashboardContext(aquarium.open_store(path), plugins.visualizers())
+    context.settings.page = "compare"
+    view = CompareView(context)
+    context.selection.run_ids = ids
+    groups = view.body[4].objects[1].value
+    assert set(groups["group"]) == {"seeds"} and list(groups["runs"]) == [2]
+    assert groups["final mean"][0] == pytest.approx(4.5)
+    context.selection.run_ids = [ids[0], ids[2]]  # one run of each group: nothing to aggregate
+    assert not view.body[4].objects

@@ -185,14 +185,17 @@ class CompareView:
                          sizing_mode="stretch_width")
 
     def _groups(self) -> Any:
-        if not self.charted.group_names:
-            return pn.Column()
+        """Runs that share a group, aggregated (a group with one run compared has nothing to add)."""
         rows = []
         for metric in self.charted.metrics:
             for name, agg in self.charted.groups(metric).items():
+                if len(agg.run_ids) < 2:
+                    continue
                 ci = agg.final
                 rows.append({"group": name, "metric": metric, "runs": ci.n, "final mean": ci.mean,
                              "95% CI low": ci.low, "95% CI high": ci.high})
+        if not rows:
+            return pn.Column()
         frame = pd.DataFrame(rows, columns=["group", "metric", "runs", "final mean", "95% CI low", "95% CI high"])
         return pn.Column("### Groups (final value, Student's t)",
                          table(self.context, frame, sizing_mode="stretch_width",
