@@ -9,7 +9,7 @@ import pytest
 
 import aquarium
 from aquarium.demo import run_demo
-from aquarium_dashboard.testing import CHROMIUM, CHROMIUM_ARGS, XSS, serve, stop
+from aquarium_dashboard.testing import CHROMIUM, CHROMIUM_ARGS, XSS, XSS_METRIC, serve, stop
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +35,7 @@ def demo_store(tmp_path_factory) -> str:
                             tags={"<b>tag</b>": "<i onmouseover=alert(3)>x</i>"},
                             notes="<svg onload=alert(4)>") as run:
         for step in range(50):
-            run.log({"train/loss": 1 / (step + 1), "val/acc": step / 50}, step=step)
+            run.log({"train/loss": 1 / (step + 1), "val/acc": step / 50, XSS_METRIC: step}, step=step)
     return path
 
 

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 import aquarium
-from aquarium_dashboard.testing import REFRESH, XSS, serve, stop
+from aquarium_dashboard.testing import REFRESH, XSS, XSS_METRIC, serve, stop
 
 pytestmark = pytest.mark.slow
 ROWS = ".aquarium-runs .tabulator-row"
@@ -122,10 +122,16 @@ def test_compare_two_runs_shows_charts_and_differing_params(page, dashboard, sho
     page.screenshot(path=shots / "compare.png", full_page=True)
 
 
-def test_user_text_stays_text(page, dashboard):
+def test_user_text_stays_text(page, dashboard, tmp_path):
     open_dashboard(page, dashboard)
     expect(page.locator(ROWS).filter(has_text=XSS)).to_have_count(1)  # shown literally
     assert page.locator(".aquarium-runs img").count() == 0
+    # A metric key as a column: the option and the column titles show it literally.
+    choices = page.locator(".choices").filter(has_text="train/loss").first
+    choices.locator("input[type=search]").fill("onerror")
+    choices.locator("input[type=search]").press("Enter")
+    expect(page.locator(".aquarium-runs .tabulator-col-title").filter(has_text=f"{XSS_METRIC} last")).to_have_count(1)
+    assert page.locator("img[src=x]").count() == 0
     page.locator(ROWS).filter(has_text=XSS).locator("[tabulator-field='name']").click()
     detail = page.locator(".aquarium-run-detail")
     expect(detail.locator(".aquarium-run-name")).to_have_text(XSS)
@@ -138,6 +144,16 @@ def test_user_text_stays_text(page, dashboard):
     tab(page, "Compare")
     header = page.locator(".aquarium-params-table .tabulator-col-title").filter(has_text=XSS)
     expect(header).to_have_count(1)
+    compare = page.locator(".aquarium-compare")
+    expect(compare.locator(".aquarium-performance")).to_contain_text(XSS_METRIC)
+    assert page.locator("img[src=x]").count() == 0
+    with page.expect_download() as download:
+        compare.locator(".aquarium-report button").click()
+    report = tmp_path / "report.html"
+    download.value.save_as(report)
+    page.goto(report.as_uri())  # the report, offline, with the XSS run and metric in it
+    expect(page.get_by_text(XSS_METRIC).first).to_be_attached(timeout=20_000)
+    assert page.locator("img[src=x]").count() == 0
     page.wait_for_timeout(1000)  # give any injected handler the chance to fire
 
 

@@ -8,6 +8,7 @@ comes from the figure's own ``ColumnDataSource`` columns, found by the tags
 
 from __future__ import annotations
 
+import html
 import math
 import re
 from typing import Any
@@ -92,7 +93,7 @@ def title_texts(root: Any) -> list[str]:
         for div in root.select({"type": Div}):
             texts.append(div.text)
         for table in root.select({"type": DataTable}):
-            texts += [col.title for col in table.columns]
+            texts += [html.unescape(col.title) for col in table.columns]  # titles are markup
         return texts
     for fig in figures_of(root):
         if fig.title is not None:
@@ -149,7 +150,7 @@ def cell_text(value: Any, formatter: Any) -> str:
 def table(root: Any) -> dict[str, Any]:
     (grid,) = list(root.select({"type": DataTable}))
     data = grid.source.data
-    header = [col.title for col in grid.columns]
+    header = [html.unescape(col.title) for col in grid.columns]  # what the page shows
     count = len(next(iter(data.values()))) if data else 0
     rows, highlighted = [], []
     for r in range(count):

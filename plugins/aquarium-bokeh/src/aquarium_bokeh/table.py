@@ -8,6 +8,7 @@ Source key ``summary``; the column ``<metric>|best_style`` is ``"bold"`` on the 
 
 from __future__ import annotations
 
+import html
 import math
 from typing import Any
 
@@ -77,15 +78,16 @@ def render(comparison: Any, options: ChartOptions) -> Any:
         highlight = [best is not None and r.id == best.run_id for r in runs]
         data[f"{metric}|best_style"] = ["bold" if h else "normal" for h in highlight]
         data[f"{metric}|best_color"] = [c["success"] if h else c["text"] for h in highlight]
+        name = html.escape(metric)  # DataTable titles are markup
         columns += [
-            TableColumn(field=f"{metric}|best", title=f"{metric} best{arrow}", width=120,
+            TableColumn(field=f"{metric}|best", title=f"{name} best{arrow}", width=120,
                         formatter=ScientificFormatter(font_style={"field": f"{metric}|best_style"},
                                                       text_color={"field": f"{metric}|best_color"}, **number)),
-            TableColumn(field=f"{metric}|best_step", title=f"{metric} best step", width=90,
+            TableColumn(field=f"{metric}|best_step", title=f"{name} best step", width=90,
                         formatter=NumberFormatter(format="0,0", nan_format="—")),
-            TableColumn(field=f"{metric}|last", title=f"{metric} last", width=110,
+            TableColumn(field=f"{metric}|last", title=f"{name} last", width=110,
                         formatter=ScientificFormatter(**number)),
-            TableColumn(field=f"{metric}|last_step", title=f"{metric} last step", width=90,
+            TableColumn(field=f"{metric}|last_step", title=f"{name} last step", width=90,
                         formatter=NumberFormatter(format="0,0", nan_format="—")),
         ]
     width = int(min(1400, sum(col.width for col in columns) + 40))

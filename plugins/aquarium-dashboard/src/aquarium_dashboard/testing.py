@@ -17,6 +17,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 #: A name, param, tag or note that would run a script if it were ever shown as markup.
 XSS = "<img src=x onerror=alert(1)>"
+#: A metric key that would run a script if it were shown as markup (a column title, an option).
+XSS_METRIC = "<img src=x onerror=alert(5)>"
 #: Seconds between live updates of the dashboards the tests start.
 REFRESH = 1.5
 

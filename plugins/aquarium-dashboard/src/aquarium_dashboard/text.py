@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Iterable
 from typing import Any
 
 import panel as pn
@@ -24,6 +25,17 @@ def plain(value: Any) -> str:
 def escaped(value: Any) -> str:
     """A value escaped for HTML (the only way user text goes into markup)."""
     return html.escape(plain(value), quote=True)
+
+
+def choices(values: Iterable[str]) -> dict[str, str]:
+    """Options for a MultiChoice: its labels are markup (Choices.js), so each label is the
+    escaped value and shows the value literally."""
+    return {escaped(value): value for value in values}
+
+
+def titles(columns: Iterable[Any]) -> dict[str, str]:
+    """Tabulator column titles: they are markup, so each is the escaped column name."""
+    return {column: escaped(column) for column in columns}
 
 
 class Text(pn.pane.HTML):

@@ -20,7 +20,7 @@ from aquarium.report import write_report
 from ..charts import LiveChart, hint
 from ..context import DashboardContext
 from ..tables import table
-from ..text import escaped, plain, text_pane
+from ..text import choices, plain, text_pane
 
 SMOOTHINGS = {"none": None, "EMA 0.6": "ema:0.6", "EMA 0.9": "ema:0.9", "time-weighted EMA 0.6": "twema:0.6",
               "moving average 10": "ma:10"}
@@ -81,7 +81,7 @@ class CompareView:
         self.report.disabled = self.context.visualizer is None
         metrics = self.comparison.metrics
         chosen = [m for m in self.metrics.value if m in metrics] or metrics[:4]
-        self.metrics.options = metrics
+        self.metrics.options = choices(metrics)
         self.chart = None
         self.body[:] = [self._cards(), pn.Column(sizing_mode="stretch_width"), self._performance(),
                         self._params(), pn.Column()]
@@ -176,7 +176,7 @@ class CompareView:
             rows.append({"param": key, **cells})
         frame = pd.DataFrame(rows, columns=["param", *columns])
         grid = table(self.context, frame, sizing_mode="stretch_width",
-                                     titles={c: escaped(c) for c in columns}, css_classes=["aquarium-params-table"])
+                                     css_classes=["aquarium-params-table"])
         color = self.context.chart_options().colors["warning"]
         grid.style.apply(lambda row: [f"background-color: {color}; color: #1a252f" if row["param"] in differing
                                        else "" for _ in row], axis=1)

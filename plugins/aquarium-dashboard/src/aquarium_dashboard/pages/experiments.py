@@ -16,8 +16,8 @@ from aquarium.query import matches, parse, quote, quote_key
 from ..context import DashboardContext
 from ..detail import RunDetail
 from ..frames import common_metrics, duration_cell, metric_keys, run_rows, status_badge, status_color
-from ..tables import table
-from ..text import text_pane
+from ..tables import show, table
+from ..text import choices, text_pane
 
 PAGE_SIZE = 20
 TEXT_FILTER = {"type": "input", "func": "like", "placeholder": "filter"}
@@ -116,7 +116,7 @@ class RunBrowser:
         self.records = {r.id: r for r in found}
         keys = metric_keys(found)
         chosen = [k for k in self.metrics.value if k in keys] or common_metrics(found)
-        self.metrics.options = keys
+        self.metrics.options = choices(keys)
         if self.metrics.value != chosen:
             self.metrics.value = chosen  # renders through the watcher
         else:
@@ -145,8 +145,8 @@ class RunBrowser:
                 self.records[run_id], changed = record, True
         if changed:
             keys = metric_keys(self.records.values())
-            if keys != self.metrics.options:
-                self.metrics.options = keys
+            if choices(keys) != self.metrics.options:
+                self.metrics.options = choices(keys)
             if not self.metrics.value and keys:  # the first metrics arrived: show the usual columns
                 self.metrics.value = common_metrics(self.records.values())  # renders through the watcher
             else:
@@ -157,7 +157,7 @@ class RunBrowser:
         ordered = sorted(self.records.values(), key=lambda r: (r.created, r.id), reverse=True)
         selected = set(self.context.selection.run_ids)
         frame = run_rows(ordered, self.metrics.value)
-        self.table.value = frame
+        show(self.table, frame)
         self.table.selection = [i for i, run_id in enumerate(frame["id"]) if run_id in selected]
         self.count.object = f"{len(frame):,}+ runs (loading the rest)" if self.partial else f"{len(frame):,} runs"
 
