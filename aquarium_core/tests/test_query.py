@@ -415,6 +415,10 @@ def test_many_runs_read_their_tags_and_summaries_by_selection(tmp_path):
     ("duration > forever", 11, "duration is a number"),
     ('name ~ "ab["', 10, "invalid regular expression"),
     ('name ~ "(x"', 8, "invalid regular expression"),  # the unclosed group
+    ('name ~ "^(L+)+X$"', 7, "exponential time: a repetition inside a repeated group"),
+    ('params.opt ~ "(\\w+\\s?)*$"', 13, "exponential time: a repetition inside a repeated group"),
+    ('name ~ "(.|.)+X"', 7, "exponential time: a repeated choice"),
+    ('notes ~ "(a|ab)*c"', 8, "exponential time: a repeated choice"),
     ("a and", 5, "the query ends too early"),
     ("and a", 0, "unexpected 'and'"),
     ("a or or b", 5, "unexpected 'or'"),
@@ -636,3 +640,16 @@ def test_metric_series_summaries_feed_the_query(tmp_path):
     assert found(store, "metrics.m.first is null") == {"inf"}
     assert found(store, "metrics.m.count = 3") == {"inf"}
     store.close()
+
+
+def test_a_catastrophic_regex_is_refused_before_it_runs(tmp_path):
+    """``^(L+)+X$`` against a long name backtracks for minutes while holding the GIL (a served
+    dashboard would freeze); it is refused at parse time, and safe patterns still match."""
+    path = str(tmp_path / "store")
+    for name in ("L" * 5_000, "resnet-50", "foofoobar"):
+        aquarium.start_run(name=name, store=path, capture_source=False).finish()
+    with pytest.raises(QueryError, match="exponential time"):
+        aquarium.search('name ~ "^(L+)+X$"', store=path)
+    assert [r.name for r in aquarium.search('name ~ "^L+X?$"', store=path)] == ["L" * 5_000]
+    assert [r.name for r in aquarium.search('name ~ "^resnet-(18|50)$"', store=path)] == ["resnet-50"]
+    assert [r.name for r in aquarium.search('name ~ "^(foo|bar)+$"', store=path)] == ["foofoobar"]

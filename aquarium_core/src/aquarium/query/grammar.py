@@ -12,6 +12,7 @@ import attrs
 
 from ..errors import QueryError
 from ..model import STATUSES
+from .backtracking import exponential_risk
 
 AGGREGATES = ("last", "first", "min", "max", "count", "best", "best_step")
 #: Run attributes compared as text, as times (seconds since the epoch) and as numbers.
@@ -459,6 +460,10 @@ class _Parser:
                 if literal.quoted and getattr(error, "pos", None) is not None:
                     position = _source_position(self.text, literal.position, error.pos)
                 raise self.error(f"invalid regular expression: {message}", position) from None
+            risk = exponential_risk(literal.text)
+            if risk:
+                raise self.error(f"this regular expression could take exponential time: {risk}; write it "
+                                 f"without that nesting (\"^L+X$\" rather than \"^(L+)+X$\")", literal.position)
             return Value(literal.text, quoted=literal.quoted, position=literal.position)
         if kind == "text":
             if field.name == "status" and op in ("=", "!=", "in") and literal.text not in STATUSES:
