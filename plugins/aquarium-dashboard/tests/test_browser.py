@@ -106,6 +106,24 @@ def test_run_detail_shows_params_notes_and_curves(page, dashboard, shots):
     page.screenshot(path=shots / "run-detail.png", full_page=True)
 
 
+def test_long_notes_are_saved_whole(page, dashboard, demo_store):
+    """Text boxes have no length limit: Panel's default (5,000 characters) cut notes in the
+    browser, and the cut text was saved."""
+    (run,) = aquarium.search('name = "mlp-lr0.3-seed1"', store=demo_store)
+    long_notes = "a long lab note. " * 1_200 + "END"
+    try:
+        open_dashboard(page, dashboard)
+        page.locator(ROWS).filter(has_text=run.name).locator("[tabulator-field='name']").click()
+        detail = page.locator(".aquarium-run-detail")
+        expect(detail.locator(".aquarium-run-name")).to_have_text(run.name)
+        detail.locator("textarea").fill(long_notes)
+        detail.locator("button").filter(has_text="Save notes").click()
+        expect(detail).to_contain_text("saved")
+        assert aquarium.open_store(demo_store).get_run(run.id).notes == long_notes
+    finally:
+        aquarium.open_store(demo_store).update_run(run.id, notes=run.notes)
+
+
 def test_compare_two_runs_shows_charts_and_differing_params(page, dashboard, shots):
     open_dashboard(page, dashboard, charts="plotly")
     query(page, 'group = "lr=1" or group = "lr=3"')

@@ -15,7 +15,7 @@ from aquarium.serialization import converter
 from .charts import LiveChart
 from .context import DashboardContext
 from .tables import table
-from .text import plain, text_pane
+from .text import plain, text_area, text_pane
 
 
 class RunDetail:
@@ -33,8 +33,8 @@ class RunDetail:
     def show(self, run_id: str) -> None:
         self.run_id = run_id
         record = self.context.store.get_run(run_id)
-        notes = pn.widgets.TextAreaInput(value=record.notes, height=120, sizing_mode="stretch_width",
-                                         disabled=self.context.read_only, label="Notes")
+        notes = text_area(value=record.notes, height=120, sizing_mode="stretch_width",
+                          disabled=self.context.read_only, label="Notes")
         parts: list[Any] = [
             pn.Row(text_pane(record.name, css_classes=["aquarium-run-name"]),
                    text_pane(f"{record.status}  ·  {record.experiment}  ·  {record.id}",

@@ -27,6 +27,21 @@ def escaped(value: Any) -> str:
     return html.escape(plain(value), quote=True)
 
 
+#: What a text box takes: any length (Panel's default, 5,000 characters, cut longer notes
+#: silently in the browser, and "saved" stored the cut text).
+NO_LIMIT = 2**31 - 1
+
+
+def text_input(**options: Any) -> pn.widgets.TextInput:
+    """A one-line text box without a length limit."""
+    return pn.widgets.TextInput(max_length=NO_LIMIT, **options)
+
+
+def text_area(**options: Any) -> pn.widgets.TextAreaInput:
+    """A text area without a length limit."""
+    return pn.widgets.TextAreaInput(max_length=NO_LIMIT, **options)
+
+
 def choices(values: Iterable[str]) -> dict[str, str]:
     """Options for a MultiChoice: its labels are markup (Choices.js), so each label is the
     escaped value and shows the value literally."""

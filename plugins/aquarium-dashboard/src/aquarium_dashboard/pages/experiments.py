@@ -17,7 +17,7 @@ from ..context import DashboardContext
 from ..detail import RunDetail
 from ..frames import common_metrics, duration_cell, metric_keys, run_rows, status_badge, status_color
 from ..tables import show, table
-from ..text import choices, text_pane
+from ..text import choices, text_input, text_pane
 
 PAGE_SIZE = 20
 TEXT_FILTER = {"type": "input", "func": "like", "placeholder": "filter"}
@@ -40,15 +40,15 @@ class RunBrowser:
         self.records: dict[str, RunRecord] = {}
         self.partial = False  # only the newest page is loaded yet
         self.query_text = ""
-        self.query = pn.widgets.TextInput(
+        self.query = text_input(
             label="Query", placeholder='e.g. params.lr < 1 and metrics.val/acc.best > 0.8', sizing_mode="stretch_width",
             css_classes=["aquarium-query"])
-        self.search_text = pn.widgets.TextInput(label="Search", placeholder="names, tags, notes, params", width=220,
-                                                css_classes=["aquarium-search"])
+        self.search_text = text_input(label="Search", placeholder="names, tags, notes, params", width=220,
+                                      css_classes=["aquarium-search"])
         self.statuses = pn.widgets.MultiChoice(label="Status", options=list(STATUSES), width=260,
                                                css_classes=["aquarium-status-filter"])
         self.dates = pn.widgets.DateRangePicker(label="Created", width=220)
-        self.tag = pn.widgets.TextInput(label="Tag", placeholder="key=value", width=160, css_classes=["aquarium-tag"])
+        self.tag = text_input(label="Tag", placeholder="key=value", width=160, css_classes=["aquarium-tag"])
         self.metrics = pn.widgets.MultiChoice(label="Metric columns", options=[], width=320)
         self.error = text_pane("", visible=False, css_classes=["aquarium-query-error"],
                                  styles={"color": status_color("failed", context.theme)})

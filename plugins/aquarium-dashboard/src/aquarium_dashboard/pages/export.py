@@ -15,7 +15,7 @@ from aquarium.interop import exporters
 
 from ..context import DashboardContext
 from ..tables import table
-from ..text import text_pane
+from ..text import text_input, text_pane
 
 RESULT_COLUMNS = ["run", "status", "target id", "detail"]
 
@@ -38,8 +38,8 @@ class ExportPage(DashboardPage):
 class ExportCard:
     def __init__(self, context: DashboardContext, name: str, exporter: Exporter) -> None:
         self.context, self.name = context, name
-        self.target = pn.widgets.TextInput(label=exporter.target_help or "to", width=360,
-                                           disabled=not context.allow_export, css_classes=["aquarium-export-to"])
+        self.target = text_input(label=exporter.target_help or "to", width=360,
+                                 disabled=not context.allow_export, css_classes=["aquarium-export-to"])
         self.button = pn.widgets.Button(label=f"Export to {name}", color="primary",
                                         disabled=not context.allow_export, css_classes=["aquarium-export-button"])
         self.progress = pn.indicators.Progress(value=0, max=1, width=360, visible=False,
