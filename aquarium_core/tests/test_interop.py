@@ -117,6 +117,23 @@ def test_check_fails_fast(tmp_path):
         aquarium.export([run.id], "folder", to=str(tmp_path / "afile"), store=tmp_path / "s")
 
 
+def test_an_export_into_the_store_itself_is_refused(tmp_path):
+    store = aquarium.open_store(tmp_path / "s")
+    with aquarium.start_run(name="kept", store=store, capture_source=False) as run:
+        run.log({"x": 1.0})
+    before = sorted(p.relative_to(tmp_path) for p in (tmp_path / "s").rglob("*"))
+    for inside in (tmp_path / "s", tmp_path / "s" / "artifacts" / "tb", f"sqlite:///{tmp_path}/s/aquarium.db",
+                   f"file://{tmp_path}/s/mlruns"):
+        with pytest.raises(aquarium.AquariumError, match="inside the store's own folder"):
+            aquarium.export([run.id], "folder", to=str(inside), store=store)
+    assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "s").rglob("*")) == before
+    assert store.get_run(run.id).name == "kept" and "aquarium.exported.folder" not in store.get_run(run.id).tags
+    result = CliRunner().invoke(cli, ["export", "folder", run.id, "--to", str(tmp_path / "s" / "out"),
+                                      "--store", str(tmp_path / "s")])
+    assert result.exit_code != 0 and "inside the store's own folder" in result.output
+    assert aquarium.export([run.id], "folder", to=str(tmp_path / "elsewhere"), store=store)[0].status == "ok"
+
+
 def test_cli_lists_plugin_subcommands():
     result = CliRunner().invoke(cli, ["export", "--help"])
     assert "folder" in result.output

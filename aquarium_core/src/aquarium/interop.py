@@ -154,6 +154,33 @@ def load_bundle(store: Store, run_id: str, folder: str) -> RunBundle:
     return RunBundle(record, store.history(run_id), files)
 
 
+def local_path(location: str) -> str | None:
+    """The local file or folder a target location names (a path, ``file:`` or ``sqlite:`` URI),
+    or None for anything else (a server, a bucket)."""
+    for prefix in ("sqlite:///", "file://", "file:"):
+        if location.startswith(prefix):
+            return location[len(prefix):] or None
+    return None if "://" in location else location
+
+
+def refuse_inside_store(store: Store, destination: str) -> None:
+    """An export must not write into the files of the store it reads (the store's folder or its
+    artifact root): ``AquariumError`` naming both."""
+    target = local_path(str(destination))
+    if target is None:
+        return
+    target = os.path.realpath(os.path.expanduser(target))
+    path = getattr(store, "path", None)
+    artifacts = getattr(getattr(store, "artifacts", None), "root", None)
+    folders = [os.path.dirname(path) if isinstance(path, str) else None,
+               artifacts if isinstance(artifacts, str) and "://" not in artifacts else None]
+    for folder in filter(None, folders):
+        folder = os.path.realpath(folder)
+        if os.path.commonpath([folder, target]) == folder:
+            raise AquariumError(f"export target {destination!r} is inside the store's own folder {folder!r}; "
+                                f"export somewhere outside it")
+
+
 def export(runs: Any, target: str | Mapping[str, str], *, to: str | None = None, store: Store | str | None = None,
            progress: bool | None = None, **options: Any) -> list[TransferResult]:
     """Export runs (ids, run objects or a query string) to ``target`` (``"mlflow"``, ...) at ``to``,
@@ -173,6 +200,8 @@ def export(runs: Any, target: str | Mapping[str, str], *, to: str | None = None,
         targets = dict(target)
     exporters = {name: get_exporter(name) for name in targets}
     source = open_store(store)
+    for destination in targets.values():
+        refuse_inside_store(source, destination)
     records = resolve_runs(runs, source)
     for name, exporter in exporters.items():
         exporter.check(targets[name], **options)

@@ -54,12 +54,19 @@ class ExportCard:
                             self.status, self.results, title=name, collapsible=False, width=600,
                             css_classes=["aquarium-export-card", f"aquarium-export-{name}"])
 
+    def _name(self, run_id: str) -> str:
+        try:
+            return self.context.store.get_run(run_id).name
+        except Exception:  # deleted meanwhile: the id is all there is
+            return run_id
+
     async def start(self, _: Any) -> None:
         if not self.context.allow_export:  # the button is disabled too; a crafted event must not pass
             self.status.object = "exports are not allowed on this dashboard"
             return
         ids, to = list(self.context.selection.run_ids), self.target.value.strip()
         if not ids or not to:
+            self.results.visible = False  # an earlier export's rows would read as this one's
             self.status.object = "tick runs in the Experiments table and say where to export them"
             return
         self.button.disabled = True
@@ -73,7 +80,7 @@ class ExportCard:
                     results = await loop.run_in_executor(None, lambda r=run_id: aquarium.export(
                         [r], self.name, to=to, store=self.context.store, progress=False))
                 except Exception as error:  # the target refused before anything was written
-                    rows.append({"run": run_id, "status": "failed", "target id": "",
+                    rows.append({"run": self._name(run_id), "status": "failed", "target id": "",
                                  "detail": f"{type(error).__name__}: {error}"})
                 else:
                     rows += [{"run": r.run_name, "status": r.status, "target id": r.target_id or "",
