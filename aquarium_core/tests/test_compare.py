@@ -434,3 +434,17 @@ def test_the_default_backend(store, sweep, monkeypatch):
         recorders = {name: RecordingVisualizer(name) for name in found}
         monkeypatch.setattr(plugins, "visualizers", lambda r=recorders: r)
         assert cmp.plot()["backend"] == chosen
+
+
+def test_shared_groups_leave_out_a_group_of_one(tmp_path):
+    path = str(tmp_path / "store")
+    ids = []
+    for name, group, metric in (("a", "seeds", "loss"), ("b", "seeds", "loss"), ("c", "solo", "loss"),
+                                ("d", "half", "loss"), ("e", "half", "acc")):
+        with aquarium.start_run(name=name, group=group, store=path, capture_source=False) as run:
+            run.log({metric: 1.0}, step=0)
+        ids.append(run.id)
+    cmp = aquarium.compare(ids, store=path)
+    assert set(cmp.groups("loss")) == {"seeds", "solo", "half"}
+    assert set(cmp.shared_groups("loss")) == {"seeds"}  # "half" has one run with loss
+    assert cmp.shared_groups("loss")["seeds"].run_ids == ids[:2]

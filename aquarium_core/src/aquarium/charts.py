@@ -121,12 +121,11 @@ def n_runs(n: int) -> str:
 def banded_groups(comparison: Any, metric: str, options: ChartOptions, smoothing: str | None = None) -> dict[str, Any]:
     """The groups a curve chart draws as a mean and band instead of their runs' lines, as
     ``{name: GroupAggregate}``: with ``options.band`` on and ``x="step"`` (seeds align by
-    step), each group with two or more runs that have ``metric``. A group of one is drawn as
-    its run, under the run's name ("mean of 1" would say nothing)."""
+    step), the comparison's ``shared_groups``. A group of one is drawn as its run, under the
+    run's name ("mean of 1" would say nothing)."""
     if options.band is None or options.x != "step":
         return {}
-    return {name: aggregate for name, aggregate in comparison.groups(metric, smoothing=smoothing).items()
-            if len(aggregate.run_ids) > 1}
+    return comparison.shared_groups(metric, smoothing=smoothing)
 
 
 def entity_colors(comparison: Any, options: ChartOptions) -> dict[str, str]:

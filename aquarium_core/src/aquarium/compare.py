@@ -406,6 +406,13 @@ class Comparison:
             self._groups[memo] = self._aggregate(metric, spec, level)
         return dict(self._groups[memo])
 
+    def shared_groups(self, metric: str, smoothing: str | series.Smoothing | None = None,
+                      level: float = 0.95) -> dict[str, GroupAggregate]:
+        """:meth:`groups` with two or more runs that have ``metric``: what charts draw as a mean
+        and band and tables aggregate (a group of one adds nothing to its run)."""
+        return {name: aggregate for name, aggregate in self.groups(metric, smoothing, level).items()
+                if len(aggregate.run_ids) > 1}
+
     def _aggregate(self, metric: str, spec: series.Smoothing | None, level: float) -> dict[str, GroupAggregate]:
         members: dict[str, list[RunRecord]] = {}
         for run in self.runs:

@@ -188,9 +188,7 @@ class CompareView:
         """Runs that share a group, aggregated (a group with one run compared has nothing to add)."""
         rows = []
         for metric in self.charted.metrics:
-            for name, agg in self.charted.groups(metric).items():
-                if len(agg.run_ids) < 2:
-                    continue
+            for name, agg in self.charted.shared_groups(metric).items():
                 ci = agg.final
                 rows.append({"group": name, "metric": metric, "runs": ci.n, "final mean": ci.mean,
                              "95% CI low": ci.low, "95% CI high": ci.high})
