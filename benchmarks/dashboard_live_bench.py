@@ -33,6 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dashboard_bench import CHROMIUM_ARGS, free_port, start, stop
 from w1_logging import machine, tool_env
 
+from aquarium_dashboard.testing import columns_of, events_sent
+
 RESULTS = Path(__file__).resolve().parent / "results" / "dashboard-live.json"
 REFRESH = 1.0
 LOGGER = """
@@ -51,23 +53,11 @@ with aquarium.start_run(name="live", store=sys.argv[1], flush_interval=0.2, capt
 
 
 def curve_rows(frames: list[str]) -> int:
-    """Rows of ``step``/``x`` data in the document events of ``frames``."""
+    """Rows of the curve's ``step`` (bokeh) or ``x`` (plotly) data in the frames' document events."""
     rows = 0
-    for frame in frames:
-        if not frame.startswith('{"events"'):
-            continue
-        for event in json.loads(frame)["events"]:
-            if event["kind"] == "ColumnsPatched":
-                for name, patches in event["patches"]["entries"]:
-                    if name == "step":
-                        rows += sum(p[0]["stop"] - p[0]["start"] if isinstance(p[0], dict) else 1 for p in patches)
-                continue
-            data = event.get("data") or event.get("new")
-            for name, value in (data.get("entries", []) if isinstance(data, dict) else []):
-                if isinstance(value, list) and len(value) == 1:  # Panel's Plotly pane: [array] per column
-                    value = value[0]
-                if name in ("step", "x") and isinstance(value, dict):
-                    rows += (value.get("shape") or [len(value.get("array", []))])[0]
+    for event in events_sent(frames):
+        columns = columns_of(event)
+        rows += columns.get("step", columns.get("x", 0))
     return rows
 
 

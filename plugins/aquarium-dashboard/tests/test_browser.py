@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
@@ -12,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 import aquarium
-from aquarium_dashboard.testing import REFRESH, XSS, XSS_METRIC, serve, stop
+from aquarium_dashboard.testing import REFRESH, XSS, XSS_METRIC, columns_of, events_sent, serve, stop
 
 pytestmark = pytest.mark.slow
 ROWS = ".aquarium-runs .tabulator-row"
@@ -224,22 +223,6 @@ def test_a_run_logged_elsewhere_appears_and_its_curve_grows(page, live, shots):
         trainer.terminate()
         trainer.wait(20)
     expect(row.locator("[tabulator-field='status']")).to_have_text("killed", timeout=(2 * REFRESH + 4) * 1000)
-
-
-def events_sent(frames: list[str]) -> list[dict]:
-    """The document changes in the server's websocket messages (bokeh's PATCH-DOC events)."""
-    return [event for frame in frames if frame.startswith('{"events"') for event in json.loads(frame)["events"]]
-
-
-def columns_of(event: dict) -> dict[str, int]:
-    """Column name -> rows carried, for an event that sends a source's data."""
-    if event["kind"] == "ColumnsPatched":
-        return {name: sum((p[0]["stop"] - p[0]["start"]) if isinstance(p[0], dict) else 1 for p in patches)
-                for name, patches in event["patches"]["entries"]}
-    data = event.get("data") or event.get("new") or {}
-    entries = data.get("entries", []) if isinstance(data, dict) else []
-    return {name: (value.get("shape") or [len(value.get("array", []))])[0] if isinstance(value, dict) else len(value)
-            for name, value in entries}
 
 
 #: The x and y ranges of every bokeh plot in the page, as the browser holds them.

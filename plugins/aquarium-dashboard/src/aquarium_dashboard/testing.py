@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -62,3 +63,24 @@ def serve(store: str, *extra: str, log_dir: Path) -> tuple[str, subprocess.Popen
     url = f"http://127.0.0.1:{port}/"
     wait_for(url, proc, log)
     return url, proc
+
+
+def events_sent(frames: list[str]) -> list[dict]:
+    """The document changes in the server's websocket text frames (bokeh's PATCH-DOC events)."""
+    return [event for frame in frames if frame.startswith('{"events"') for event in json.loads(frame)["events"]]
+
+
+def columns_of(event: dict) -> dict[str, int]:
+    """Column name -> rows an event carries, for an event that sends a source's data (a
+    stream, a patch, or a replacement; Panel's Plotly pane holds each column as ``[array]``)."""
+    if event["kind"] == "ColumnsPatched":
+        return {name: sum((p[0]["stop"] - p[0]["start"]) if isinstance(p[0], dict) else 1 for p in patches)
+                for name, patches in event["patches"]["entries"]}
+    data = event.get("data") or event.get("new") or {}
+    rows = {}
+    for name, value in data.get("entries", []) if isinstance(data, dict) else []:
+        if isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict):
+            value = value[0]
+        rows[name] = (value.get("shape") or [len(value.get("array", []))])[0] if isinstance(value, dict) \
+            else len(value)
+    return rows
